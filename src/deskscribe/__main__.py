@@ -1,0 +1,3 @@
+from deskscribe.cli import main
+
+main()

@@ -1,0 +1,352 @@
+"""X11 leaf: RECORD for input, EWMH + DAMAGE for focus, layout and screen changes.
+
+Input is read with the RECORD extension directly rather than through pynput's listener
+because the recorder needs each event's X server timestamp (pynput drops it) to order input
+against screen damage, wants pointer and keys in one stream, and has a CPU budget of a few
+microseconds per event: a 32-byte struct unpack instead of python-xlib's generic parser.
+"""
+
+from __future__ import annotations
+
+import os
+import select
+import struct
+import threading
+import time
+from collections.abc import Callable, Sequence
+
+import mss
+import numpy as np
+from Xlib import X, Xatom, display, error
+from Xlib.ext import damage, record
+
+from deskscribe.capture.base import (
+    CaptureUnavailable, Layout, RawInput, Rect, WindowInfo)
+from deskscribe.capture.screen import ScreenModel
+from deskscribe.policy import Policy
+
+_EVENT = struct.Struct("=BBHIIIIhhhhHBx")
+SETTLE_MS = 30
+MAX_DELAY_MS = 120
+CLOCK_MARGIN_MS = 5
+_LAYOUT_EVENTS = frozenset({X.MapNotify, X.UnmapNotify, X.ConfigureNotify, X.CreateNotify,
+                            X.DestroyNotify, X.ReparentNotify, X.CirculateNotify})
+
+
+def open_display(name: str) -> display.Display:
+    try:
+        return display.Display(name)
+    except (error.DisplayError, error.ConnectionClosedError, OSError) as exc:
+        raise CaptureUnavailable(f"cannot open X display {name}: {exc}") from None
+
+
+def require_extensions(disp: display.Display) -> None:
+    for ext, why in (("RECORD", "input capture"), ("DAMAGE", "screen change tracking")):
+        if not disp.has_extension(ext):
+            raise CaptureUnavailable(f"the X server lacks the {ext} extension needed for {why};"
+                                     " enable it in the server configuration")
+    supported = disp.screen().root.get_full_property(
+        disp.intern_atom("_NET_SUPPORTED"), Xatom.ATOM)
+    if supported is None or disp.intern_atom("_NET_ACTIVE_WINDOW") not in supported.value:
+        raise CaptureUnavailable("the window manager does not publish _NET_ACTIVE_WINDOW;"
+                                 " run an EWMH window manager (openbox, xfwm4, mutter, kwin)")
+
+
+class X11Keymap:
+    def __init__(self, disp: display.Display) -> None:
+        self._map: dict[int, tuple[int, ...]] = {}
+        self.refresh(disp)
+
+    def refresh(self, disp: display.Display) -> None:
+        first = disp.display.info.min_keycode
+        count = disp.display.info.max_keycode - first + 1
+        rows = disp.get_keyboard_mapping(first, count)
+        self._map = {first + i: tuple(r) for i, r in enumerate(rows)}
+
+    def keysyms(self, keycode: int) -> Sequence[int]:
+        return self._map.get(keycode, ())
+
+
+class _Input(threading.Thread):
+    def __init__(self, name: str, sink: Callable[[list[RawInput]], None]) -> None:
+        super().__init__(name="deskscribe-input", daemon=True)
+        self._rec = display.Display(name)
+        self._ctl = display.Display(name)
+        self._sink = sink
+        self._ctx = self._rec.record_create_context(0, [record.AllClients], [{
+            "core_requests": (0, 0), "core_replies": (0, 0), "ext_requests": (0, 0, 0, 0),
+            "ext_replies": (0, 0, 0, 0), "delivered_events": (0, 0),
+            "device_events": (X.KeyPress, X.MotionNotify), "errors": (0, 0),
+            "client_started": False, "client_died": False}])
+
+    def run(self) -> None:
+        self._rec.record_enable_context(self._ctx, self._on_reply)
+        self._rec.record_free_context(self._ctx)
+
+    def _on_reply(self, reply: object) -> None:
+        if getattr(reply, "category") != record.FromServer or getattr(reply, "client_swapped"):
+            return
+        data: bytes = getattr(reply, "data")
+        now = time.monotonic_ns()
+        batch = []
+        for off in range(0, len(data) - 31, 32):
+            code, detail, _, ms, _, _, _, rx, ry, _, _, _, _ = _EVENT.unpack_from(data, off)
+            batch.append(RawInput(code & 0x7F, detail, ms, rx, ry, now))
+        if batch:
+            self._sink(batch)
+
+    def stop(self) -> None:
+        self._ctl.record_disable_context(self._ctx)
+        self._ctl.flush()
+        self.join(timeout=2)
+        self._ctl.close()
+
+
+class X11Leaf:
+    """Focus, layout and screen model on one display connection and thread."""
+
+    def __init__(self, *, display_name: str, policy: Policy) -> None:
+        self._name = display_name
+        self._policy = policy
+        self._disp = open_display(display_name)
+        require_extensions(self._disp)
+        self._root = self._disp.screen().root
+        geo = self._root.get_geometry()
+        self.screen = ScreenModel(width=geo.width, height=geo.height)
+        self.layout = Layout(geo.width, geo.height)
+        self.keymap = X11Keymap(self._disp)
+        self._atoms = {n: self._disp.intern_atom(n) for n in (
+            "_NET_ACTIVE_WINDOW", "_NET_WM_NAME", "WM_NAME", "_NET_WM_PID", "WM_STATE",
+            "_NET_CLIENT_LIST_STACKING", "UTF8_STRING")}
+        self._clients: dict[int, int | None] = {}
+        self._wake_r, self._wake_w = os.pipe()
+        self._stopping = False
+        self._thread = threading.Thread(target=self._run, name="deskscribe-display", daemon=True)
+        self._input: _Input | None = None
+        self._offset_ms = -(1 << 62)
+        self._backlog: list[object] = []
+        self._titles: dict[int, str | None] = {}
+        self._apps: dict[int, tuple[str | None, int | None]] = {}
+        self._last_focus: WindowInfo | None = None
+        self._name_atoms = (self._atoms["_NET_WM_NAME"], self._atoms["WM_NAME"])
+
+    def monitors(self) -> list[tuple[int, int, int, int, float]]:
+        with mss.mss(display=self._name) as sct:
+            mons = sct.monitors[1:] or sct.monitors[:1]
+            return [(m["left"], m["top"], m["width"], m["height"], 1.0) for m in mons]
+
+    def start(self, *, on_input: Callable[[list[RawInput]], None],
+              on_focus: Callable[[int, WindowInfo | None], None]) -> None:
+        self._on_focus = on_focus
+        self._root.change_attributes(event_mask=X.PropertyChangeMask | X.SubstructureNotifyMask)
+        self._disp.damage_query_version()  # DAMAGE refuses requests before version negotiation
+        self._damage = self._root.damage_create(damage.DamageReportRawRectangles)
+        self._damage_type = self._disp.extension_event.DamageNotify
+        self._disp.sync()
+        self._input = _Input(self._name, on_input)
+        self._thread.start()
+        self._input.start()
+
+    def stop(self) -> None:
+        if self._input is not None:
+            self._input.stop()
+        self._stopping = True
+        os.write(self._wake_w, b"x")
+        self._thread.join(timeout=3)
+
+    # -- display thread -------------------------------------------------------------------
+
+    def _observe_time(self, server_ms: int) -> None:
+        """Track the X server clock: offset = max(server - receipt), a tight lower bound."""
+        self._offset_ms = max(self._offset_ms, server_ms - time.monotonic_ns() // 1_000_000)
+
+    def _server_now(self) -> int:
+        """Estimated X server time, for screen reads that carry no timestamp."""
+        return time.monotonic_ns() // 1_000_000 + self._offset_ms + CLOCK_MARGIN_MS
+
+    def _run(self) -> None:
+        with mss.mss(display=self._name) as sct:
+            self._sct = sct
+            self._refresh_layout()
+            self._refresh_focus()
+            pending: list[Rect] = []
+            first_ms = last_ms = 0.0
+            while not self._stopping:
+                timeout = None
+                if pending:
+                    now = time.monotonic() * 1000
+                    timeout = max(0.0, min(last_ms + SETTLE_MS, first_ms + MAX_DELAY_MS) - now) / 1000
+                readable, _, _ = select.select([self._disp, self._wake_r], [], [], timeout)
+                if self._wake_r in readable:
+                    os.read(self._wake_r, 64)
+                layout_dirty, focus_dirty, damaged = self._drain()
+                now = time.monotonic() * 1000
+                if damaged:
+                    first_ms = first_ms if pending else now
+                    last_ms = now
+                    pending.extend(damaged)
+                if layout_dirty:
+                    self._refresh_layout()
+                    first_ms = first_ms if pending else now
+                    last_ms = now
+                    pending = [Rect(0, 0, self.layout.width, self.layout.height)]
+                if focus_dirty or layout_dirty:
+                    self._refresh_focus()
+                if pending and (now >= last_ms + SETTLE_MS or now >= first_ms + MAX_DELAY_MS):
+                    if self._grab(pending):
+                        pending = []
+
+    def _drain(self) -> tuple[bool, bool, list[Rect]]:
+        layout_dirty = focus_dirty = False
+        damaged: list[Rect] = []
+        events, self._backlog = self._backlog, []
+        while self._disp.pending_events():
+            events.append(self._disp.next_event())
+        for ev in events:
+            if ev.type == self._damage_type:
+                a = ev.area
+                damaged.append(Rect(a.x, a.y, a.width, a.height))
+                self._observe_time(ev.timestamp)
+            elif ev.type in _LAYOUT_EVENTS:
+                layout_dirty = True
+            elif ev.type == X.PropertyNotify:
+                self._observe_time(ev.time)
+                if ev.atom in self._name_atoms:
+                    self._titles.pop(ev.window.id, None)
+                    layout_dirty = focus_dirty = True
+                elif ev.atom == self._atoms["_NET_ACTIVE_WINDOW"]:
+                    focus_dirty = True
+                elif ev.atom == self._atoms["_NET_CLIENT_LIST_STACKING"]:
+                    layout_dirty = True
+            elif ev.type == X.MappingNotify:
+                self._disp.refresh_keyboard_mapping(ev)
+                self.keymap.refresh(self._disp)
+        return layout_dirty, focus_dirty, damaged
+
+    def _grab(self, rects: list[Rect]) -> bool:
+        """Read damaged pixels into the model; False when the layout changed meanwhile."""
+        layout = self.layout
+        boxes = _clip_merge(rects, layout.width, layout.height)
+        shots = []
+        for r in boxes:
+            shot = self._sct.grab({"left": r.x, "top": r.y, "width": r.width, "height": r.height})
+            shots.append((r, np.frombuffer(shot.bgra, np.uint8).reshape(r.height, r.width, 4)))
+        # Stamp with the server time after the read: a pre-action snapshot rolls back any
+        # read that might already show the action's effect.
+        t = self._server_now()
+        self._disp.sync()  # every layout change that preceded the reads is now queued
+        while self._disp.pending_events():
+            self._backlog.append(self._disp.next_event())
+        if any(e.type in _LAYOUT_EVENTS for e in self._backlog):
+            return False
+        mask = layout.mask()
+        for r, bgra in shots:
+            self.screen.patch(r.x, r.y, bgra[:, :, 2::-1],
+                              mask[r.y:r.y + r.height, r.x:r.x + r.width], t)
+        return True
+
+    def _text(self, win: object, atom: str) -> str | None:
+        prop = win.get_full_property(self._atoms[atom], X.AnyPropertyType)  # type: ignore[attr-defined]
+        if prop is None:
+            return None
+        value = prop.value
+        return value.decode("utf-8", "replace") if isinstance(value, bytes) else str(value)
+
+    def _client_of(self, win: object) -> object | None:
+        """The application window inside a top-level (WM frame or override-redirect)."""
+        wid = win.id  # type: ignore[attr-defined]
+        if wid not in self._clients:
+            self._clients[wid] = self._find_client(win, depth=2)
+        cid = self._clients[wid]
+        return None if cid is None else self._disp.create_resource_object("window", cid)
+
+    def _find_client(self, win: object, depth: int) -> int | None:
+        if win.get_wm_class() is not None or win.get_full_property(  # type: ignore[attr-defined]
+                self._atoms["WM_STATE"], X.AnyPropertyType) is not None:
+            win.change_attributes(event_mask=X.PropertyChangeMask)  # type: ignore[attr-defined]
+            return int(win.id)  # type: ignore[attr-defined]
+        if depth == 0:
+            return None
+        for child in win.query_tree().children:  # type: ignore[attr-defined]
+            found = self._find_client(child, depth - 1)
+            if found is not None:
+                return found
+        return None
+
+    def _identity(self, client: object) -> tuple[str | None, str | None, int | None]:
+        """(app, title, pid), cached until the window's name changes."""
+        cid = int(client.id)  # type: ignore[attr-defined]
+        if cid not in self._apps:
+            wm_class = client.get_wm_class()  # type: ignore[attr-defined]
+            pid = client.get_full_property(self._atoms["_NET_WM_PID"], Xatom.CARDINAL)  # type: ignore[attr-defined]
+            self._apps[cid] = (wm_class[1] if wm_class else None,
+                               int(pid.value[0]) if pid else None)
+        if cid not in self._titles:
+            self._titles[cid] = self._text(client, "_NET_WM_NAME") or self._text(client, "WM_NAME")
+        app, pid_value = self._apps[cid]
+        return app, self._titles[cid], pid_value
+
+    def _window_info(self, client: object) -> WindowInfo:
+        app, title, pid = self._identity(client)
+        geo = client.get_geometry()  # type: ignore[attr-defined]
+        pos = self._root.translate_coords(client, 0, 0)
+        return WindowInfo(app=app, title=title, pid=pid,
+                          geometry=(pos.x, pos.y, geo.width, geo.height))
+
+    def _refresh_layout(self) -> None:
+        windows = []
+        for top in self._root.query_tree().children:
+            try:
+                if top.get_attributes().map_state != X.IsViewable:
+                    continue
+                geo = top.get_geometry()
+                client = self._client_of(top)
+                keep = False
+                if client is not None:
+                    app, title, _ = self._identity(client)
+                    keep = self._policy.is_designated(app, title)
+                b = geo.border_width
+                windows.append((Rect(geo.x, geo.y, geo.width + 2 * b, geo.height + 2 * b), keep))
+            except (error.BadWindow, error.BadDrawable, error.BadMatch):
+                continue  # gone while we looked: it is not visible
+        self.layout = Layout(self.layout.width, self.layout.height, tuple(windows))
+
+    def _refresh_focus(self) -> None:
+        prop = self._root.get_full_property(self._atoms["_NET_ACTIVE_WINDOW"], Xatom.WINDOW)
+        info = None
+        if prop is not None and len(prop.value) and prop.value[0]:
+            try:
+                win = self._disp.create_resource_object("window", int(prop.value[0]))
+                info = self._window_info(win)
+            except (error.BadWindow, error.BadDrawable, error.BadMatch):
+                info = None
+        if info != self._last_focus:
+            self._last_focus = info
+            self._on_focus(time.monotonic_ns(), info)
+
+
+def _clip_merge(rects: list[Rect], width: int, height: int) -> list[Rect]:
+    """Clip to the screen and merge into few boxes; many scattered rects become one."""
+    clipped = []
+    for r in rects:
+        x0, y0 = max(r.x, 0), max(r.y, 0)
+        x1, y1 = min(r.x + r.width, width), min(r.y + r.height, height)
+        if x1 > x0 and y1 > y0:
+            clipped.append(Rect(x0, y0, x1 - x0, y1 - y0))
+    merged: list[Rect] = []
+    for r in sorted(clipped, key=lambda r: (r.y, r.x)):
+        for i, m in enumerate(merged):
+            if r.x <= m.x + m.width and m.x <= r.x + r.width and r.y <= m.y + m.height \
+                    and m.y <= r.y + r.height:
+                x0, y0 = min(r.x, m.x), min(r.y, m.y)
+                merged[i] = Rect(x0, y0, max(r.x + r.width, m.x + m.width) - x0,
+                                 max(r.y + r.height, m.y + m.height) - y0)
+                break
+        else:
+            merged.append(r)
+    if len(merged) > 8:
+        x0, y0 = min(m.x for m in merged), min(m.y for m in merged)
+        x1 = max(m.x + m.width for m in merged)
+        y1 = max(m.y + m.height for m in merged)
+        merged = [Rect(x0, y0, x1 - x0, y1 - y0)]
+    return merged

@@ -1,0 +1,277 @@
+"""Command line: the only place that reads configuration and environment and wires parts."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sys
+import threading
+import time
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from deskscribe import __version__
+from deskscribe.capture.base import CaptureUnavailable
+from deskscribe.datadir import DataDir
+from deskscribe.events import Monitor, SessionMeta, os_description
+from deskscribe.keys import DataKeyError, FileKeyBackend, KeyBackend, KeyringBackend, os_keyring_available
+from deskscribe.policy import PolicyError, load_policy
+from deskscribe.store import StoreError
+
+app = typer.Typer(help="Record work-app interaction with consent, redact on device, build agent datasets.",
+                  no_args_is_help=True, pretty_exceptions_enable=False, add_completion=False)
+sessions_app = typer.Typer(help="Inspect and delete locally recorded sessions.", no_args_is_help=True)
+app.add_typer(sessions_app, name="sessions")
+
+DEFAULT_BUDGET_MB = 2048
+DEFAULT_MIN_FREE_MB = 500
+DOUBLE_CLICK_MS = 400  # GTK's default; X11 itself defines no system-wide value
+DOUBLE_CLICK_PX = 5
+
+
+class UserError(Exception):
+    """Shown as one line; exit status 2."""
+
+
+@dataclass(frozen=True)
+class Config:
+    data_dir: Path
+    key_store: str
+    storage_budget_bytes: int
+    min_free_bytes: int
+
+
+def _config_path() -> Path:
+    base = os.environ.get("XDG_CONFIG_HOME") or str(Path.home() / ".config")
+    return Path(os.environ.get("DESKSCRIBE_CONFIG", Path(base) / "deskscribe" / "config.toml"))
+
+
+def load_config(data_dir: Path | None) -> Config:
+    path = _config_path()
+    raw: dict[str, Any] = {}
+    if path.exists():
+        try:
+            raw = tomllib.loads(path.read_text())
+        except (tomllib.TOMLDecodeError, OSError) as exc:
+            raise UserError(f"config file {path} is not valid TOML: {exc}") from None
+    rec = raw.get("recorder", {})
+    default_dir = Path(os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share") / "deskscribe"
+    key_store = str(rec.get("key_store", "auto"))
+    if key_store not in ("auto", "file", "keyring"):
+        raise UserError(f"{path}: key_store must be auto, file or keyring, not {key_store!r}")
+    return Config(
+        data_dir=(data_dir or Path(rec.get("data_dir", default_dir))).expanduser(),
+        key_store=key_store,
+        storage_budget_bytes=int(rec.get("storage_budget_mb", DEFAULT_BUDGET_MB)) * 1024 * 1024,
+        min_free_bytes=int(rec.get("min_free_mb", DEFAULT_MIN_FREE_MB)) * 1024 * 1024,
+    )
+
+
+def key_backend(cfg: Config, contributor_id: str) -> KeyBackend:
+    use_keyring = cfg.key_store == "keyring" or (cfg.key_store == "auto" and os_keyring_available())
+    if use_keyring:
+        return KeyringBackend(account=f"contributor:{contributor_id}")
+    return FileKeyBackend(path=cfg.data_dir / "contributor.key")
+
+
+def open_datadir(data_dir: Path | None) -> tuple[Config, DataDir]:
+    cfg = load_config(data_dir)
+    bootstrap = DataDir(root=cfg.data_dir, key_backend=FileKeyBackend(path=cfg.data_dir / "contributor.key"))
+    cid = bootstrap.contributor_id
+    return cfg, DataDir(root=cfg.data_dir, key_backend=key_backend(cfg, cid))
+
+
+DataDirOpt = Annotated[Path | None, typer.Option("--data-dir", help="Where sessions are stored "
+                                                  "(default: ~/.local/share/deskscribe).")]
+
+
+@app.command()
+def record(
+    policy: Annotated[Path, typer.Option("--policy", help="Policy TOML naming the designated apps.")],
+    data_dir: DataDirOpt = None,
+    duration: Annotated[float | None, typer.Option(help="Stop after this many seconds.")] = None,
+    display: Annotated[str | None, typer.Option(help="X display (default: $DISPLAY).")] = None,
+) -> None:
+    """Record the designated apps until Ctrl+C, SIGTERM or --duration; then seal the session."""
+    from deskscribe.capture import open_leaf
+    from deskscribe.recorder import Recorder
+
+    pol = load_policy(policy)
+    cfg, dd = open_datadir(data_dir)
+    leaf = open_leaf(display_name=_display_name(display), policy=pol)
+    meta = SessionMeta(
+        session_id=dd.new_session_id(), contributor_id=dd.contributor_id,
+        started_wall_ns=time.time_ns(), os=os_description(),
+        monitors=tuple(Monitor(*m) for m in leaf.monitors()),
+        double_click_ms=DOUBLE_CLICK_MS, double_click_px=DOUBLE_CLICK_PX,
+        policy_version=pol.version, recorder_version=__version__,
+        extra={"double_click_source": "default"})
+    dd.enforce_budget(cfg.storage_budget_bytes)
+    writer = dd.create(meta)
+    recorder = Recorder(leaf=leaf, writer=writer, policy=pol)
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+    recorder.start()
+    typer.echo(f"recording session {meta.session_id} (designated: {', '.join(pol.designated_apps)});"
+               " Ctrl+C stops", err=True)
+    _record_loop(recorder, writer, dd, cfg, stop, duration, meta.session_id)
+    recorder.stop()
+    writer.close(seal=True)
+    s = recorder.stats
+    typer.echo(f"sealed session {meta.session_id}: {writer.events_written} events, "
+               f"{writer.frames_written} frames, {writer.bytes_written} bytes, "
+               f"{s.inputs_excluded} inputs outside designated apps not recorded, "
+               f"{s.dropped + writer.dropped} dropped")
+
+
+def _display_name(flag: str | None) -> str:
+    name = flag or os.environ.get("DISPLAY")
+    if not name and os.environ.get("WAYLAND_DISPLAY"):
+        raise CaptureUnavailable("this is a Wayland session without X11; deskscribe records X11"
+                                 " sessions only (log in with an X11/Xorg session)")
+    if not name:
+        raise CaptureUnavailable("no display: DISPLAY is not set; run inside an X11 session,"
+                                 " pass --display, or try `deskscribe demo` for a virtual one")
+    return name
+
+
+def _record_loop(recorder: Any, writer: Any, dd: DataDir, cfg: Config, stop: threading.Event,
+                 duration: float | None, session_id: str) -> None:
+    started = time.monotonic()
+    tty = sys.stderr.isatty()
+    next_check = 0.0
+    while not stop.wait(0.5):
+        elapsed = time.monotonic() - started
+        if duration is not None and elapsed >= duration:
+            break
+        if elapsed >= next_check:
+            next_check = elapsed + 5
+            low = dd.free_bytes() < cfg.min_free_bytes
+            if low and not recorder.stats.frames_paused:
+                typer.echo("warning: disk space is low; screenshots paused, events continue", err=True)
+            recorder.set_frames_paused(low)
+            dd.enforce_budget(cfg.storage_budget_bytes, keep=session_id)
+        if tty:
+            s = recorder.stats
+            state = f"recording {s.recording_app}" if s.recording_app else "paused: not a designated app"
+            sys.stderr.write(f"\r\033[K● {state} | {writer.events_written} events | "
+                             f"{writer.frames_written} frames | {elapsed:.0f}s")
+            sys.stderr.flush()
+    if tty:
+        sys.stderr.write("\n")
+
+
+@sessions_app.command("list")
+def sessions_list(data_dir: DataDirOpt = None,
+                  as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False
+                  ) -> None:
+    """List recorded sessions, oldest first."""
+    _, dd = open_datadir(data_dir)
+    infos = dd.list()
+    if as_json:
+        typer.echo(json.dumps([{
+            "id": i.session_id, "sealed": i.sealed, "events": i.events, "frames": i.frames,
+            "duration_s": round(i.duration_s, 3), "bytes": i.size_bytes,
+            "started": _local_time(i.started_wall_ns), "error": i.error} for i in infos], indent=2))
+        return
+    if not infos:
+        typer.echo(f"no sessions in {dd.root}")
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table("id", "started", "duration", "events", "frames", "size", "state")
+    for i in infos:
+        state = f"[red]damaged: {i.error}[/]" if i.error else ("sealed" if i.sealed else "open/crashed")
+        table.add_row(i.session_id, _local_time(i.started_wall_ns) or "?", f"{i.duration_s:.1f}s",
+                      str(i.events), str(i.frames), f"{i.size_bytes / 1024:.0f} KiB", state)
+    Console().print(table)
+
+
+def _local_time(wall_ns: int | None) -> str | None:
+    return None if wall_ns is None else time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(wall_ns / 1e9))
+
+
+@sessions_app.command("delete")
+def sessions_delete(session_id: str, data_dir: DataDirOpt = None) -> None:
+    """Delete a session and everything recorded in it."""
+    _, dd = open_datadir(data_dir)
+    dd.delete(session_id)
+    typer.echo(f"deleted session {session_id}")
+
+
+@sessions_app.command("dump")
+def sessions_dump(session_id: str, data_dir: DataDirOpt = None,
+                  meta: Annotated[bool, typer.Option(help="Print the session metadata first.")] = False
+                  ) -> None:
+    """Print a session's decrypted raw events as JSON lines."""
+    _, dd = open_datadir(data_dir)
+    reader = dd.open(session_id)
+    out = sys.stdout
+    if meta:
+        out.write(json.dumps({"kind": "session", **reader.meta.to_json()}) + "\n")
+    for event_id, event in reader.iter_events():
+        out.write(json.dumps(event.to_json(event_id), ensure_ascii=False) + "\n")
+    reader.close()
+
+
+@sessions_app.command("frames")
+def sessions_frames(session_id: str,
+                    out: Annotated[Path, typer.Option("--out", help="Directory for the PNG files.")],
+                    data_dir: DataDirOpt = None) -> None:
+    """Write every stored screenshot of a session as a full PNG (keyframe + crops applied)."""
+    from deskscribe.capture.screen import rebuild
+
+    _, dd = open_datadir(data_dir)
+    reader = dd.open(session_id)
+    out.mkdir(parents=True, exist_ok=True)
+    ids = reader.frame_ids()
+    for frame_id in ids:
+        rebuild(reader.frame_chain(frame_id)).save(out / f"frame-{frame_id:06d}.png")
+    reader.close()
+    typer.echo(f"wrote {len(ids)} frames to {out}")
+
+
+@app.command()
+def doctor(data_dir: DataDirOpt = None,
+           display: Annotated[str | None, typer.Option(help="X display to check.")] = None) -> None:
+    """Check what recording needs on this machine and say how to fix what is missing."""
+    from deskscribe.doctor import run_checks
+
+    cfg = load_config(data_dir)
+    ok = run_checks(display_name=display or os.environ.get("DISPLAY"),
+                    wayland=bool(os.environ.get("WAYLAND_DISPLAY")), data_dir=cfg.data_dir,
+                    min_free_bytes=cfg.min_free_bytes, key_store=cfg.key_store)
+    raise typer.Exit(0 if ok else 1)
+
+
+@app.command()
+def demo(data_dir: DataDirOpt = None) -> None:
+    """Start a virtual desktop with real apps, record a scripted session, show what was kept."""
+    from deskscribe.demo import run_demo
+
+    cfg = load_config(data_dir)
+    run_demo(data_dir=cfg.data_dir)
+
+
+@app.command()
+def version() -> None:
+    """Print the deskscribe version."""
+    typer.echo(__version__)
+
+
+def main() -> None:
+    try:
+        app()
+    except (UserError, PolicyError, StoreError, CaptureUnavailable, DataKeyError) as exc:
+        typer.echo(f"deskscribe: error: {exc}", err=True)
+        sys.exit(2)
+    except OSError as exc:
+        typer.echo(f"deskscribe: error: {exc.strerror or exc} ({exc.filename or ''})", err=True)
+        sys.exit(2)

@@ -1,0 +1,123 @@
+"""The contributor's data directory: pseudonymous identity, data key, sessions, storage budget."""
+
+from __future__ import annotations
+
+import json
+import secrets
+import shutil
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+
+from deskscribe.events import SessionMeta
+from deskscribe.keys import KeyBackend, Sealer, load_or_create_key
+from deskscribe.store import SessionReader, SessionWriter, StoreError
+
+
+@dataclass(frozen=True, slots=True)
+class SessionInfo:
+    session_id: str
+    path: Path
+    size_bytes: int
+    sealed: bool
+    events: int
+    frames: int
+    duration_s: float
+    started_wall_ns: int | None
+    error: str | None = None
+
+
+def _file_size(path: Path) -> int:
+    return sum(p.stat().st_size for p in (path, path.with_name(path.name + "-wal"),
+                                           path.with_name(path.name + "-shm")) if p.exists())
+
+
+class DataDir:
+    def __init__(self, *, root: Path, key_backend: KeyBackend) -> None:
+        self.root = root
+        self.sessions_dir = root / "sessions"
+        self._key_backend = key_backend
+        self._key: bytes | None = None
+
+    @property
+    def contributor_id(self) -> str:
+        """A random pseudonym created once; never derived from anything about the person."""
+        path = self.root / "contributor.json"
+        if path.exists():
+            return str(json.loads(path.read_text())["contributor_id"])
+        self.root.mkdir(parents=True, exist_ok=True)
+        cid = str(uuid.uuid4())
+        path.write_text(json.dumps({"contributor_id": cid}) + "\n")
+        return cid
+
+    def _sealer(self, session_id: str) -> Sealer:
+        if self._key is None:
+            self._key = load_or_create_key(self._key_backend)
+        return Sealer(contributor_key=self._key, context=f"session/{session_id}")
+
+    def new_session_id(self) -> str:
+        return secrets.token_hex(6)
+
+    def path_of(self, session_id: str) -> Path:
+        if not session_id or not all(c in "0123456789abcdef" for c in session_id):
+            raise StoreError(f"{session_id!r} is not a session id; see `deskscribe sessions list`")
+        return self.sessions_dir / f"{session_id}.db"
+
+    def create(self, meta: SessionMeta) -> SessionWriter:
+        self.sessions_dir.mkdir(parents=True, exist_ok=True)
+        self.sessions_dir.chmod(0o700)
+        return SessionWriter(path=self.path_of(meta.session_id), meta=meta,
+                             sealer=self._sealer(meta.session_id))
+
+    def open(self, session_id: str) -> SessionReader:
+        return SessionReader(path=self.path_of(session_id), sealer=self._sealer(session_id))
+
+    def session_ids(self) -> list[str]:
+        if not self.sessions_dir.exists():
+            return []
+        return sorted(p.stem for p in self.sessions_dir.glob("*.db"))
+
+    def info(self, session_id: str) -> SessionInfo:
+        path = self.path_of(session_id)
+        size = _file_size(path)
+        try:
+            reader = self.open(session_id)
+        except Exception as exc:  # a damaged file is listed, not fatal to the listing
+            return SessionInfo(session_id, path, size, False, 0, 0, 0.0, None, error=str(exc))
+        try:
+            events, frames, t_last = reader.counts()
+            return SessionInfo(session_id, path, size, reader.sealed, events, frames,
+                               t_last / 1e9, reader.meta.started_wall_ns)
+        finally:
+            reader.close()
+
+    def list(self) -> list[SessionInfo]:
+        infos = [self.info(s) for s in self.session_ids()]
+        return sorted(infos, key=lambda i: (i.started_wall_ns or 0, i.session_id))
+
+    def delete(self, session_id: str) -> None:
+        path = self.path_of(session_id)
+        if not path.exists():
+            raise StoreError(f"no session {session_id}; see `deskscribe sessions list`")
+        for p in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
+            p.unlink(missing_ok=True)
+
+    def total_bytes(self) -> int:
+        return sum(_file_size(self.path_of(s)) for s in self.session_ids())
+
+    def enforce_budget(self, budget_bytes: int, *, keep: str | None = None) -> list[str]:
+        """Delete the oldest sealed sessions until the store fits; returns what was deleted."""
+        deleted: list[str] = []
+        total = self.total_bytes()
+        for info in self.list():
+            if total <= budget_bytes:
+                break
+            if info.sealed and info.session_id != keep:
+                self.delete(info.session_id)
+                total -= info.size_bytes
+                deleted.append(info.session_id)
+        return deleted
+
+    def free_bytes(self) -> int:
+        self.root.mkdir(parents=True, exist_ok=True)
+        return shutil.disk_usage(self.root).free

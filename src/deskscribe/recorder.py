@@ -1,0 +1,214 @@
+"""The capture pipeline: OS leaf -> policy gate -> events and frames -> session writer.
+
+Leaf callbacks only append to a bounded in-memory inbox; one pipeline thread applies the
+gate, tracks modifiers and decides when a pre-action frame is due, so nothing from a
+non-designated window is ever handed to the store.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from deskscribe import events as ev
+from deskscribe.capture.base import (
+    BUTTON_PRESS, BUTTON_RELEASE, KEY_PRESS, KEY_RELEASE, MOTION, Leaf, RawInput, WindowInfo)
+from deskscribe.capture.keyboard import KeyTranslator
+from deskscribe.capture.screen import FrameEncoder
+from deskscribe.policy import Policy
+from deskscribe.store import SessionWriter
+
+INBOX_LIMIT = 100_000
+TYPING_GAP_NS = 1_000_000_000
+SCROLL_GAP_NS = 500_000_000
+_BUTTONS = {1: "left", 2: "middle", 3: "right", 8: "back", 9: "forward"}
+_SCROLL = {4: (0, 1), 5: (0, -1), 6: (-1, 0), 7: (1, 0)}  # (dx, dy) in wheel notches; up is +
+
+
+@dataclass(slots=True)
+class Stats:
+    inputs_seen: int = 0
+    inputs_excluded: int = 0
+    dropped: int = 0
+    frames: int = 0
+    recording_app: str | None = None
+    frames_paused: bool = False
+
+
+class Recorder:
+    def __init__(self, *, leaf: Leaf, writer: SessionWriter, policy: Policy,
+                 clock: Callable[[], int] = time.monotonic_ns) -> None:
+        self._leaf = leaf
+        self._writer = writer
+        self._policy = policy
+        self._clock = clock
+        self._t0 = clock()
+        self._inbox: deque[tuple[Any, ...]] = deque()
+        self._wake = threading.Event()
+        self._stopping = False
+        self._thread = threading.Thread(target=self._run, name="deskscribe-pipeline", daemon=True)
+        self.stats = Stats()
+        self._keys = KeyTranslator()
+        self._encoder = FrameEncoder()
+        self._gate_open = False
+        self._excluded_since: int | None = None
+        self._buttons_down: set[int] = set()
+        self._last_key_ns = -TYPING_GAP_NS
+        self._last_scroll_ns = -SCROLL_GAP_NS
+        self._last_frame_ns = 0
+        self._frame_version = -1
+
+    # -- called from leaf threads: enqueue only ------------------------------------------
+
+    def _offer(self, item: tuple[Any, ...], size: int = 1) -> None:
+        if len(self._inbox) + size > INBOX_LIMIT:
+            self.stats.dropped += size
+            return
+        self._inbox.append(item)
+        self._wake.set()
+
+    def on_input(self, batch: list[RawInput]) -> None:
+        self._offer(("in", batch), len(batch))
+
+    def on_focus(self, mono_ns: int, info: WindowInfo | None) -> None:
+        self._offer(("focus", mono_ns, info))
+
+    def set_frames_paused(self, paused: bool) -> None:
+        self._offer(("frames", paused))
+
+    # -- lifecycle ------------------------------------------------------------------------
+
+    def start(self) -> None:
+        self._emit(0, ev.MARKER, {"marker": "start"})
+        self._thread.start()
+        self._leaf.start(on_input=self.on_input, on_focus=self.on_focus)
+
+    def stop(self) -> None:
+        self._leaf.stop()
+        self._stopping = True
+        self._wake.set()
+        self._thread.join()
+        now = self._rel(self._clock())
+        self._close_exclusion(now)
+        self._emit(now, ev.MARKER, {"marker": "stop"})
+
+    # -- pipeline thread ------------------------------------------------------------------
+
+    def _run(self) -> None:
+        interval_ns = int(self._policy.screenshot_interval_s * 1e9)
+        while True:
+            wait = max(0.0, (self._last_frame_ns + interval_ns - self._rel(self._clock())) / 1e9)
+            self._wake.wait(timeout=wait)
+            self._wake.clear()
+            while self._inbox:
+                item = self._inbox.popleft()
+                if item[0] == "in":
+                    for raw in item[1]:
+                        self._input(raw)
+                elif item[0] == "focus":
+                    self._focus(self._rel(item[1]), item[2])
+                else:
+                    self._frames_paused(item[1])
+            if self._stopping:
+                return
+            now = self._rel(self._clock())
+            if now >= self._last_frame_ns + interval_ns:
+                self._frame(now, "periodic", None, only_if_changed=True)
+
+    def _rel(self, mono_ns: int) -> int:
+        return max(0, mono_ns - self._t0)
+
+    def _emit(self, t_ns: int, kind: str, data: dict[str, Any]) -> None:
+        self._writer.add_event(ev.Event(t_ns=t_ns, kind=kind, data=data))
+
+    def _frames_paused(self, paused: bool) -> None:
+        if paused != self.stats.frames_paused:
+            self.stats.frames_paused = paused
+            marker = "frames_off" if paused else "frames_on"
+            self._emit(self._rel(self._clock()), ev.MARKER, {"marker": marker})
+
+    def _close_exclusion(self, t_ns: int) -> None:
+        if self._excluded_since is not None:
+            start = self._excluded_since
+            self._emit(start, ev.MARKER, {"marker": "excluded", "duration_ms": (t_ns - start) // 1_000_000})
+            self._excluded_since = None
+
+    def _focus(self, t_ns: int, info: WindowInfo | None) -> None:
+        if info is not None and self._policy.is_designated(info.app, info.title):
+            self._close_exclusion(t_ns)
+            self._gate_open = True
+            self.stats.recording_app = info.app
+            self._emit(t_ns, ev.FOCUS, {"app": info.app, "title": info.title, "pid": info.pid,
+                                        "geometry": list(info.geometry), "url": info.url})
+        elif self._gate_open or self._excluded_since is None:
+            self._gate_open = False
+            self.stats.recording_app = None
+            self._excluded_since = t_ns
+            self._keys.reset()
+            self._buttons_down.clear()
+
+    def _input(self, raw: RawInput) -> None:
+        self.stats.inputs_seen += 1
+        if not self._gate_open:
+            self.stats.inputs_excluded += 1
+            return
+        t = self._rel(raw.mono_ns)
+        if raw.code in (KEY_PRESS, KEY_RELEASE):
+            self._key(t, raw)
+        elif raw.code == BUTTON_RELEASE:
+            if raw.detail in self._buttons_down:
+                self._buttons_down.discard(raw.detail)
+                self._emit(t, ev.MOUSE_UP, {"x": raw.x, "y": raw.y, "button": _BUTTONS[raw.detail]})
+        elif not self._leaf.layout.designated_at(raw.x, raw.y):
+            self.stats.inputs_excluded += 1
+        elif raw.code == MOTION:
+            self._emit(t, ev.MOUSE_MOVE, {"x": raw.x, "y": raw.y})
+        elif raw.code == BUTTON_PRESS and raw.detail in _SCROLL:
+            if t - self._last_scroll_ns >= SCROLL_GAP_NS:
+                self._frame(t, "pre_action", raw.server_ms)
+            self._last_scroll_ns = t
+            dx, dy = _SCROLL[raw.detail]
+            self._emit(t, ev.SCROLL, {"x": raw.x, "y": raw.y, "dx": dx, "dy": dy})
+        elif raw.code == BUTTON_PRESS and raw.detail in _BUTTONS:
+            self._frame(t, "pre_action", raw.server_ms)
+            self._buttons_down.add(raw.detail)
+            self._last_key_ns = -TYPING_GAP_NS  # typing after a click is a new burst
+            self._emit(t, ev.MOUSE_DOWN, {"x": raw.x, "y": raw.y, "button": _BUTTONS[raw.detail]})
+
+    def _key(self, t: int, raw: RawInput) -> None:
+        keysyms = self._leaf.keymap.keysyms(raw.detail)
+        if raw.code == KEY_PRESS:
+            if t - self._last_key_ns >= TYPING_GAP_NS:
+                self._frame(t, "pre_action", raw.server_ms)
+            self._last_key_ns = t
+            key, char, mods = self._keys.press(raw.detail, keysyms)
+            self._emit(t, ev.KEY_DOWN, {"key": key, "char": char, "vk": raw.detail, "mods": mods})
+        elif self._keys.is_down(raw.detail):
+            key, char, mods = self._keys.release(raw.detail, keysyms)
+            self._emit(t, ev.KEY_UP, {"key": key, "char": char, "vk": raw.detail, "mods": mods})
+
+    def _frame(self, t: int, reason: str, before_ms: int | None, *, only_if_changed: bool = False) -> None:
+        self._last_frame_ns = t
+        if not self._policy.frames or self.stats.frames_paused or not self._gate_open:
+            return
+        if not self._leaf.layout.any_kept:
+            return
+        pixels, version = self._leaf.screen.snapshot(before_ms)
+        if only_if_changed and version == self._frame_version:
+            return
+        self._frame_version = version
+        frame_id = self._writer.reserve_frame_id()
+        record = self._encoder.encode(frame_id, t, pixels)
+        self._writer.add_frame(record)
+        self.stats.frames += 1
+        xs = [p.x for p in record.parts] or [0]
+        ys = [p.y for p in record.parts] or [0]
+        x1 = max((p.x + p.width for p in record.parts), default=0)
+        y1 = max((p.y + p.height for p in record.parts), default=0)
+        self._emit(t, ev.FRAME, {"frame_id": frame_id, "reason": reason,
+                                 "region": [min(xs), min(ys), x1 - min(xs), y1 - min(ys)],
+                                 "keyframe": record.base is None})

@@ -1,0 +1,236 @@
+"""Local session store: one SQLite file (WAL) per session, content sealed with AES-GCM.
+
+Events are written by one writer thread in chunks (at most ~250 ms per commit): a chunk is
+zlib-compressed JSON lines sealed as one blob, which keeps per-event cost low and leaves no
+plaintext typed text or window title in the database bytes. With WAL and synchronous=NORMAL a
+``kill -9`` loses only what was not yet committed.
+"""
+
+from __future__ import annotations
+
+import json
+import queue
+import sqlite3
+import struct
+import threading
+import time
+import zlib
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from deskscribe.events import Event, SessionMeta
+from deskscribe.keys import Sealer
+
+COMMIT_INTERVAL_S = 0.25
+QUEUE_LIMIT = 200_000
+_STOP = object()
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (k TEXT PRIMARY KEY, v BLOB NOT NULL);
+CREATE TABLE IF NOT EXISTS chunks (
+    first_id INTEGER PRIMARY KEY, last_id INTEGER NOT NULL, n INTEGER NOT NULL,
+    t_first INTEGER NOT NULL, t_last INTEGER NOT NULL, blob BLOB NOT NULL);
+CREATE TABLE IF NOT EXISTS frames (
+    id INTEGER PRIMARY KEY, t_ns INTEGER NOT NULL, base INTEGER, blob BLOB NOT NULL);
+"""
+
+
+class StoreError(Exception):
+    """A session cannot be read or written; the message names the session and the fix."""
+
+
+@dataclass(frozen=True, slots=True)
+class FramePart:
+    x: int
+    y: int
+    width: int
+    height: int
+    png: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class FrameRecord:
+    """A stored screenshot: a keyframe (``base is None``) or changed-region crops on top of
+    the previous frame of the same keyframe chain."""
+
+    frame_id: int
+    t_ns: int
+    base: int | None
+    size: tuple[int, int]
+    parts: tuple[FramePart, ...]
+
+    def encode(self) -> bytes:
+        head = json.dumps({"size": self.size, "parts": [
+            [p.x, p.y, p.width, p.height, len(p.png)] for p in self.parts]}).encode()
+        return struct.pack("<I", len(head)) + head + b"".join(p.png for p in self.parts)
+
+    @classmethod
+    def decode(cls, frame_id: int, t_ns: int, base: int | None, raw: bytes) -> FrameRecord:
+        (n,) = struct.unpack_from("<I", raw)
+        head = json.loads(raw[4:4 + n])
+        pos, parts = 4 + n, []
+        for x, y, w, h, length in head["parts"]:
+            parts.append(FramePart(x, y, w, h, raw[pos:pos + length]))
+            pos += length
+        return cls(frame_id, t_ns, base, tuple(head["size"]), tuple(parts))
+
+
+def _connect(path: Path) -> sqlite3.Connection:
+    try:
+        conn = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute("PRAGMA synchronous=NORMAL")
+        conn.executescript(_SCHEMA)
+    except sqlite3.DatabaseError as exc:
+        raise StoreError(f"session file {path.name} is damaged or not a deskscribe store ({exc});"
+                         f" delete it with `deskscribe sessions delete {path.stem}`") from None
+    return conn
+
+
+class SessionWriter:
+    """Accepts events and frames from capture threads; one thread commits them in batches."""
+
+    def __init__(self, *, path: Path, meta: SessionMeta, sealer: Sealer) -> None:
+        self.path = path
+        self.meta = meta
+        self._sealer = sealer
+        self._conn = _connect(path)
+        self._conn.execute("INSERT OR REPLACE INTO meta VALUES ('schema', ?)", (str(meta.schema_version),))
+        self._put_meta("session", json.dumps(meta.to_json()).encode())
+        self._queue: queue.Queue[Any] = queue.Queue(maxsize=QUEUE_LIMIT)
+        self._next_event = 1
+        self._next_frame = 1
+        self.dropped = 0
+        self.events_written = 0
+        self.frames_written = 0
+        self.bytes_written = 0
+        self._thread = threading.Thread(target=self._run, name="deskscribe-writer", daemon=True)
+        self._thread.start()
+
+    def _put_meta(self, key: str, value: bytes) -> None:
+        blob = self._sealer.seal(value, slot=f"meta/{key}")
+        self._conn.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (key, blob))
+
+    def add_event(self, event: Event) -> int:
+        """Queue one event; returns its id. Called only from the capture pipeline thread."""
+        event_id = self._next_event
+        self._next_event += 1
+        self._offer(("e", event_id, event))
+        return event_id
+
+    def reserve_frame_id(self) -> int:
+        frame_id = self._next_frame
+        self._next_frame += 1
+        return frame_id
+
+    def add_frame(self, record: FrameRecord) -> None:
+        self._offer(("f", record))
+
+    def _offer(self, item: Any) -> None:
+        try:
+            self._queue.put_nowait(item)
+        except queue.Full:
+            self.dropped += 1
+
+    def _run(self) -> None:
+        while True:
+            item = self._queue.get()
+            deadline = time.monotonic() + COMMIT_INTERVAL_S
+            batch = [item]
+            while item is not _STOP:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    break
+                try:
+                    item = self._queue.get(timeout=remaining)
+                except queue.Empty:
+                    break
+                batch.append(item)
+            self._write([b for b in batch if b is not _STOP])
+            if batch[-1] is _STOP:
+                return
+
+    def _write(self, batch: list[Any]) -> None:
+        events = [(i, e) for tag, i, e in (b for b in batch if b[0] == "e")]
+        frames = [b[1] for b in batch if b[0] == "f"]
+        self._conn.execute("BEGIN")
+        if events:
+            lines = "\n".join(json.dumps(e.to_json(i), separators=(",", ":")) for i, e in events)
+            first, last = events[0][0], events[-1][0]
+            blob = self._sealer.seal(zlib.compress(lines.encode(), 1), slot=f"chunk/{first}")
+            self._conn.execute("INSERT INTO chunks VALUES (?,?,?,?,?,?)", (
+                first, last, len(events), events[0][1].t_ns, events[-1][1].t_ns, blob))
+            self.events_written += len(events)
+            self.bytes_written += len(blob)
+        for rec in frames:
+            blob = self._sealer.seal(rec.encode(), slot=f"frame/{rec.frame_id}")
+            self._conn.execute("INSERT INTO frames VALUES (?,?,?,?)",
+                               (rec.frame_id, rec.t_ns, rec.base, blob))
+            self.frames_written += 1
+            self.bytes_written += len(blob)
+        self._conn.execute("COMMIT")
+
+    def close(self, *, seal: bool = True) -> None:
+        """Flush everything queued; a sealed session is complete and may be uploaded."""
+        self._queue.put(_STOP)
+        self._thread.join()
+        if seal:
+            self._conn.execute("INSERT OR REPLACE INTO meta VALUES ('sealed', '1')")
+        self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        self._conn.close()
+
+
+class SessionReader:
+    """Decrypting, read-only view of one session file (sealed, live or crashed)."""
+
+    def __init__(self, *, path: Path, sealer: Sealer) -> None:
+        if not path.exists():
+            raise StoreError(f"no session {path.stem}; see `deskscribe sessions list`")
+        self.path = path
+        self._sealer = sealer
+        self._conn = _connect(path)
+        row = self._conn.execute("SELECT v FROM meta WHERE k='session'").fetchone()
+        if row is None:
+            raise StoreError(f"session {path.stem} has no metadata; it was never started")
+        self.meta = SessionMeta.from_json(json.loads(self._sealer.open(row[0], slot="meta/session")))
+
+    @property
+    def sealed(self) -> bool:
+        return self._conn.execute("SELECT 1 FROM meta WHERE k='sealed'").fetchone() is not None
+
+    def iter_events(self) -> Iterator[tuple[int, Event]]:
+        for first, blob in self._conn.execute("SELECT first_id, blob FROM chunks ORDER BY first_id"):
+            text = zlib.decompress(self._sealer.open(blob, slot=f"chunk/{first}")).decode()
+            for line in text.split("\n"):
+                raw = json.loads(line)
+                event_id, kind, t_ns = raw.pop("id"), raw.pop("kind"), raw.pop("t_ns")
+                yield event_id, Event(t_ns=t_ns, kind=kind, data=raw)
+
+    def counts(self) -> tuple[int, int, int]:
+        """(events, frames, last event t_ns) without decrypting anything."""
+        n, t_last = self._conn.execute("SELECT COALESCE(SUM(n),0), COALESCE(MAX(t_last),0) FROM chunks").fetchone()
+        (frames,) = self._conn.execute("SELECT COUNT(*) FROM frames").fetchone()
+        return int(n), int(frames), int(t_last)
+
+    def frame_record(self, frame_id: int) -> FrameRecord:
+        row = self._conn.execute("SELECT t_ns, base, blob FROM frames WHERE id=?", (frame_id,)).fetchone()
+        if row is None:
+            raise StoreError(f"session {self.path.stem} has no frame {frame_id}")
+        t_ns, base, blob = row
+        return FrameRecord.decode(frame_id, t_ns, base, self._sealer.open(blob, slot=f"frame/{frame_id}"))
+
+    def frame_chain(self, frame_id: int) -> list[FrameRecord]:
+        """The keyframe and every delta up to ``frame_id``: what rebuilds that screenshot."""
+        target = self.frame_record(frame_id)
+        base = target.frame_id if target.base is None else target.base
+        ids = [r[0] for r in self._conn.execute(
+            "SELECT id FROM frames WHERE (id=? OR base=?) AND id<=? ORDER BY id", (base, base, frame_id))]
+        return [self.frame_record(i) for i in ids]
+
+    def frame_ids(self) -> list[int]:
+        return [r[0] for r in self._conn.execute("SELECT id FROM frames ORDER BY id")]
+
+    def close(self) -> None:
+        self._conn.close()

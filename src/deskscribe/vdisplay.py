@@ -1,0 +1,136 @@
+"""A throwaway X11 desktop (Xvfb + openbox) for the demo, the tests and the benchmarks.
+
+Everything it starts is tracked by PID and stopped by :meth:`VirtualDisplay.stop`.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from types import TracebackType
+
+from Xlib import display, error
+
+REQUIRED_PROGRAMS = ("Xvfb", "openbox", "xdotool")
+
+
+class VirtualDisplayError(RuntimeError):
+    pass
+
+
+def missing_programs(programs: Sequence[str] = REQUIRED_PROGRAMS) -> list[str]:
+    return [p for p in programs if shutil.which(p) is None]
+
+
+class VirtualDisplay:
+    def __init__(self, *, width: int = 1280, height: int = 800, window_manager: bool = True) -> None:
+        self.width, self.height = width, height
+        self._wm = window_manager
+        self._procs: list[subprocess.Popen[bytes]] = []
+        self.name = ""
+
+    @property
+    def env(self) -> dict[str, str]:
+        env = {k: v for k, v in os.environ.items() if k not in ("WAYLAND_DISPLAY",)}
+        env["DISPLAY"] = self.name
+        return env
+
+    def start(self) -> VirtualDisplay:
+        missing = missing_programs(REQUIRED_PROGRAMS if self._wm else ("Xvfb",))
+        if missing:
+            raise VirtualDisplayError(f"missing programs: {', '.join(missing)};"
+                                      " install with: apt-get install xvfb openbox xdotool")
+        read_fd, write_fd = os.pipe()
+        xvfb = subprocess.Popen(
+            ["Xvfb", "-displayfd", str(write_fd), "-screen", "0", f"{self.width}x{self.height}x24",
+             "-nolisten", "tcp", "-noreset"],
+            pass_fds=(write_fd,), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        self._procs.append(xvfb)
+        os.close(write_fd)
+        with os.fdopen(read_fd) as fh:
+            number = fh.readline().strip()
+        if not number:
+            self.stop()
+            raise VirtualDisplayError("Xvfb did not start")
+        self.name = f":{number}"
+        if self._wm:
+            self.spawn(["openbox", "--sm-disable", "--config-file", str(self._openbox_config())])
+            self._wait_for_wm()
+        return self
+
+    def _openbox_config(self) -> Path:
+        """A minimal config: no desktop margins, new windows where they ask to be."""
+        path = Path(f"/tmp/deskscribe-openbox-{os.getpid()}.xml")
+        path.write_text(
+            '<?xml version="1.0"?><openbox_config xmlns="http://openbox.org/3.4/rc">'
+            "<focus><focusNew>yes</focusNew><followMouse>no</followMouse></focus>"
+            "<placement><policy>Smart</policy></placement></openbox_config>\n")
+        return path
+
+    def _wait_for_wm(self, timeout: float = 15.0) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                disp = display.Display(self.name)
+            except (error.DisplayError, OSError):
+                time.sleep(0.05)
+                continue
+            try:
+                prop = disp.screen().root.get_full_property(
+                    disp.intern_atom("_NET_SUPPORTING_WM_CHECK"), 0)
+                if prop is not None:
+                    return
+            finally:
+                disp.close()
+            time.sleep(0.05)
+        raise VirtualDisplayError("the window manager did not start")
+
+    def spawn(self, args: Sequence[str], **kwargs: object) -> subprocess.Popen[bytes]:
+        proc = subprocess.Popen(list(args), env=self.env, stdout=subprocess.DEVNULL,
+                                stderr=subprocess.DEVNULL, **kwargs)  # type: ignore[call-overload]
+        self._procs.append(proc)
+        return proc
+
+    def xdotool(self, *args: str) -> str:
+        out = subprocess.run(["xdotool", *args], env=self.env, capture_output=True, text=True,
+                             timeout=30)
+        if out.returncode != 0 and args[0] != "search":
+            raise VirtualDisplayError(f"xdotool {' '.join(args)} failed: {out.stderr.strip()}")
+        return out.stdout.strip()
+
+    def wait_window(self, *, name: str | None = None, cls: str | None = None,
+                    timeout: float = 20.0) -> str:
+        """Window id of the first visible window matching; waits until it is mapped."""
+        query = ["--name", name] if name else ["--class", cls or ""]
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            found = self.xdotool("search", "--onlyvisible", *query)
+            if found:
+                return found.splitlines()[0]
+            time.sleep(0.1)
+        raise VirtualDisplayError(f"no window {name or cls} appeared")
+
+    def activate(self, window: str) -> None:
+        self.xdotool("windowactivate", "--sync", window)
+
+    def stop(self) -> None:
+        for proc in reversed(self._procs):
+            if proc.poll() is None:
+                proc.terminate()
+        for proc in reversed(self._procs):
+            try:
+                proc.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+        self._procs.clear()
+
+    def __enter__(self) -> VirtualDisplay:
+        return self.start()
+
+    def __exit__(self, *exc: tuple[type[BaseException], BaseException, TracebackType]) -> None:
+        self.stop()
