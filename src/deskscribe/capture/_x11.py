@@ -73,6 +73,7 @@ class _Input(threading.Thread):
         self._rec = display.Display(name)
         self._ctl = display.Display(name)
         self._sink = sink
+        self.ready = threading.Event()
         self._ctx = self._rec.record_create_context(0, [record.AllClients], [{
             "core_requests": (0, 0), "core_replies": (0, 0), "ext_requests": (0, 0, 0, 0),
             "ext_replies": (0, 0, 0, 0), "delivered_events": (0, 0),
@@ -84,7 +85,10 @@ class _Input(threading.Thread):
         self._rec.record_free_context(self._ctx)
 
     def _on_reply(self, reply: object) -> None:
-        if getattr(reply, "category") != record.FromServer or getattr(reply, "client_swapped"):
+        category = getattr(reply, "category")
+        if category == record.StartOfData:
+            self.ready.set()
+        if category != record.FromServer or getattr(reply, "client_swapped"):
             return
         data: bytes = getattr(reply, "data")
         now = time.monotonic_ns()
@@ -120,6 +124,7 @@ class X11Leaf:
             "_NET_CLIENT_LIST_STACKING", "UTF8_STRING")}
         self._clients: dict[int, int | None] = {}
         self._wake_r, self._wake_w = os.pipe()
+        self._ready = threading.Event()
         self._stopping = False
         self._thread = threading.Thread(target=self._run, name="deskscribe-display", daemon=True)
         self._input: _Input | None = None
@@ -131,7 +136,7 @@ class X11Leaf:
         self._name_atoms = (self._atoms["_NET_WM_NAME"], self._atoms["WM_NAME"])
 
     def monitors(self) -> list[tuple[int, int, int, int, float]]:
-        with mss.mss(display=self._name) as sct:
+        with mss.MSS(display=self._name) as sct:
             mons = sct.monitors[1:] or sct.monitors[:1]
             return [(m["left"], m["top"], m["width"], m["height"], 1.0) for m in mons]
 
@@ -146,6 +151,8 @@ class X11Leaf:
         self._input = _Input(self._name, on_input)
         self._thread.start()
         self._input.start()
+        if not (self._ready.wait(10) and self._input.ready.wait(10)):
+            raise CaptureUnavailable("the X server did not start delivering events within 10 s")
 
     def stop(self) -> None:
         if self._input is not None:
@@ -165,11 +172,14 @@ class X11Leaf:
         return time.monotonic_ns() // 1_000_000 + self._offset_ms + CLOCK_MARGIN_MS
 
     def _run(self) -> None:
-        with mss.mss(display=self._name) as sct:
+        with mss.MSS(display=self._name) as sct:
             self._sct = sct
             self._refresh_layout()
             self._refresh_focus()
-            pending: list[Rect] = []
+            pending: list[Rect] = [Rect(0, 0, self.layout.width, self.layout.height)]
+            if self._grab(pending):
+                pending = []
+            self._ready.set()
             first_ms = last_ms = 0.0
             while not self._stopping:
                 timeout = None

@@ -1,0 +1,203 @@
+"""The recorder as a contributor runs it: its own process, real apps, input injected by XTEST."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import mss
+import numpy as np
+import pytest
+from PIL import Image
+from Xlib import X, display
+from Xlib.ext import xtest
+
+from deskscribe.vdisplay import VirtualDisplay
+
+from .conftest import RecorderProcess, deskscribe
+
+pytestmark = pytest.mark.slow
+
+TITLE_CANARY = "Quarterly CanaryTitle 7731"
+
+
+@pytest.fixture(scope="module")
+def xterm(vd: VirtualDisplay) -> Iterator[str]:
+    proc = vd.spawn(["xterm", "-T", TITLE_CANARY, "-geometry", "100x40+40+40", "-e", "cat"])
+    win = vd.wait_window(name=TITLE_CANARY)
+    yield win
+    proc.terminate()
+
+
+@pytest.fixture(scope="module")
+def zenity(vd: VirtualDisplay, xterm: str) -> Iterator[str]:
+    proc = vd.spawn(["zenity", "--entry", "--title", "Team Chat", "--text", "Message"])
+    win = vd.wait_window(name="Team Chat")
+    vd.xdotool("windowmove", "--sync", win, "700", "100")
+    yield win
+    proc.terminate()
+
+
+def geometry(vd: VirtualDisplay, win: str) -> tuple[int, int, int, int]:
+    """Absolute client geometry per xwininfo (xdotool's getwindowgeometry adds the frame twice)."""
+    out = subprocess.run(["xwininfo", "-id", win], env=vd.env, capture_output=True, text=True,
+                         check=True).stdout
+    field = {k.strip(): v.strip() for k, _, v in (line.partition(":") for line in out.splitlines())}
+    return (int(field["Absolute upper-left X"]), int(field["Absolute upper-left Y"]),
+            int(field["Width"]), int(field["Height"]))
+
+
+def kinds(events: list[dict[str, object]], *wanted: str) -> list[dict[str, object]]:
+    return [e for e in events if e["kind"] in wanted]
+
+
+def test_every_injected_input_arrives_with_coordinates_and_characters(
+        vd: VirtualDisplay, xterm: str, recorder: RecorderProcess) -> None:
+    vd.activate(xterm)
+    recorder.start()
+    vd.xdotool("mousemove", "--sync", "200", "150")
+    vd.xdotool("mousemove", "--sync", "333", "222")
+    vd.xdotool("click", "1")
+    vd.xdotool("click", "3")
+    for button in ("4", "5", "6", "7"):
+        vd.xdotool("click", button)
+    vd.xdotool("type", "--delay", "20", "Hello, World! A_b")
+    vd.xdotool("key", "ctrl+shift+t")
+    vd.xdotool("key", "Return")
+    recorder.stop()
+    events = recorder.dump()
+
+    moves = [(e["x"], e["y"]) for e in kinds(events, "mouse_move")]
+    assert (200, 150) in moves and (333, 222) in moves
+    presses = [(e["kind"], e["button"], e["x"], e["y"]) for e in kinds(events, "mouse_down", "mouse_up")]
+    assert presses == [("mouse_down", "left", 333, 222), ("mouse_up", "left", 333, 222),
+                       ("mouse_down", "right", 333, 222), ("mouse_up", "right", 333, 222)]
+    scrolls = [(e["dx"], e["dy"], e["x"], e["y"]) for e in kinds(events, "scroll")]
+    assert scrolls == [(0, 1, 333, 222), (0, -1, 333, 222), (-1, 0, 333, 222), (1, 0, 333, 222)]
+
+    downs = kinds(events, "key_down")
+    typed = "".join(str(e["char"]) for e in downs if e["char"] is not None and not e["mods"] or
+                    e["mods"] == ["shift"] and e["char"] is not None)
+    assert typed.startswith("Hello, World! A_b")
+    t_down = next(e for e in downs if e["key"] == "t")
+    assert t_down["mods"] == ["ctrl", "shift"] and t_down["char"] == "T"
+    assert downs[-1]["key"] == "enter"
+    ups = {e["vk"] for e in kinds(events, "key_up")}
+    assert {e["vk"] for e in downs} <= ups  # every press is released
+
+    focus = kinds(events, "focus")[0]
+    assert focus["app"] == "XTerm" and focus["title"] == TITLE_CANARY
+    x, y, w, h = geometry(vd, xterm)
+    assert focus["geometry"] == [x, y, w, h] and isinstance(focus["pid"], int)
+
+    frames = kinds(events, "frame")
+    click_idx = events.index(kinds(events, "mouse_down")[0])
+    assert events[click_idx - 1]["kind"] == "frame" and events[click_idx - 1]["reason"] == "pre_action"
+    assert frames[0]["keyframe"] is True and all("region" in f for f in frames)
+
+    raw = b"".join(p.read_bytes() for p in (recorder.data_dir / "sessions").iterdir())
+    for canary in (b"Hello, World", b"CanaryTitle", TITLE_CANARY.encode("utf-16-le"), b"XTerm"):
+        assert canary not in raw
+
+
+def test_non_designated_app_leaves_only_an_excluded_marker(
+        vd: VirtualDisplay, xterm: str, zenity: str, recorder: RecorderProcess) -> None:
+    vd.activate(xterm)
+    recorder.start()
+    vd.xdotool("type", "--delay", "20", "before")
+    vd.activate(zenity)
+    zx, zy, zw, zh = geometry(vd, zenity)
+    vd.xdotool("mousemove", "--sync", str(zx + 20), str(zy + 20))
+    vd.xdotool("click", "1")
+    vd.xdotool("type", "--delay", "20", "zenitysecret")
+    time.sleep(0.5)
+    vd.activate(xterm)
+    vd.xdotool("type", "--delay", "20", "after")
+    recorder.stop()
+    events = recorder.dump()
+
+    chars = "".join(str(e["char"]) for e in kinds(events, "key_down") if e["char"])
+    assert chars == "beforeafter"
+    assert not [e for e in events if e["kind"] == "focus" and e["app"] != "XTerm"]
+    assert "Team Chat" not in str(events) and "zenity" not in str(events).lower()
+    inside = [e for e in kinds(events, "mouse_move", "mouse_down", "mouse_up")
+              if zx <= int(e["x"]) < zx + zw and zy <= int(e["y"]) < zy + zh]
+    assert inside == []
+    excluded = [e for e in kinds(events, "marker") if e["marker"] == "excluded"]
+    assert len(excluded) == 1 and int(excluded[0]["duration_ms"]) >= 500
+
+
+def test_designated_app_with_excluded_title_is_not_recorded(
+        vd: VirtualDisplay, recorder: RecorderProcess) -> None:
+    proc = vd.spawn(["xterm", "-T", "Private Notes", "-geometry", "40x10+500+500", "-e", "cat"])
+    try:
+        win = vd.wait_window(name="Private Notes")
+        vd.activate(win)
+        recorder.start()
+        vd.xdotool("type", "--delay", "20", "diary")
+        recorder.stop()
+    finally:
+        proc.terminate()
+    events = recorder.dump()
+    assert kinds(events, "key_down", "focus", "frame") == []
+    assert [e["marker"] for e in kinds(events, "marker")] == ["start", "excluded", "stop"]
+
+
+def test_frame_blacks_out_a_non_designated_window_over_a_designated_one(
+        vd: VirtualDisplay, xterm: str, zenity: str, recorder: RecorderProcess, tmp_path: Path) -> None:
+    vd.activate(xterm)
+    vd.xdotool("windowmove", "--sync", zenity, "300", "200")
+    vd.xdotool("windowraise", zenity)
+    time.sleep(0.3)
+    zx, zy, zw, zh = geometry(vd, zenity)
+    with mss.MSS(display=vd.name) as sct:  # sanity: the dialog really is on screen there
+        shot = np.asarray(sct.grab({"left": zx, "top": zy, "width": zw, "height": zh}))
+    assert shot[:, :, :3].max() > 100
+    active = vd.xdotool("getactivewindow")
+    assert active == xterm
+
+    recorder.start()
+    vd.xdotool("mousemove", "--sync", "100", "120")
+    vd.xdotool("click", "1")
+    recorder.stop()
+    deskscribe("sessions", "frames", recorder.session_id, "--data-dir", str(recorder.data_dir),
+               "--out", str(tmp_path / "frames"))
+    pngs = sorted((tmp_path / "frames").glob("*.png"))
+    assert pngs
+    frame = np.asarray(Image.open(pngs[-1]).convert("RGB"))
+    assert frame[zy:zy + zh, zx:zx + zw].max() == 0  # the dialog's pixels never stored
+    x, y, w, h = geometry(vd, xterm)
+    assert np.median(frame[y:y + 100, x:x + 200]) == 255  # xterm's white background is kept
+    assert frame[0:30, 1000:1280].max() == 0  # the bare desktop is not designated either
+
+
+def test_kill_9_loses_at_most_the_last_second(vd: VirtualDisplay, xterm: str,
+                                              recorder: RecorderProcess) -> None:
+    vd.activate(xterm)
+    recorder.start()
+    disp = display.Display(vd.name)
+    injected: list[tuple[float, int]] = []
+    start = time.monotonic()
+    x = 60
+    while time.monotonic() - start < 3.0:
+        xtest.fake_input(disp, X.MotionNotify, x=x, y=300)
+        disp.sync()
+        injected.append((time.monotonic(), x))
+        x += 1
+        time.sleep(0.01)
+    assert recorder.proc is not None
+    killed_at = time.monotonic()
+    os.kill(recorder.proc.pid, signal.SIGKILL)
+    recorder.proc.wait()
+    disp.close()
+
+    listed = deskscribe("sessions", "list", "--json", "--data-dir", str(recorder.data_dir)).stdout
+    assert '"sealed": false' in listed
+    stored = {int(e["x"]) for e in recorder.dump() if e["kind"] == "mouse_move"}
+    must_have = [x for t, x in injected if t < killed_at - 1.0]
+    assert len(must_have) > 100
+    assert [x for x in must_have if x not in stored] == []
