@@ -22,6 +22,7 @@ from deskscribe.events import Monitor, SessionMeta, os_description
 from deskscribe.keys import DataKeyError, FileKeyBackend, KeyBackend, KeyringBackend, os_keyring_available
 from deskscribe.policy import PolicyError, load_policy
 from deskscribe.store import StoreError
+from deskscribe.vdisplay import VirtualDisplayError
 
 app = typer.Typer(help="Record work-app interaction with consent, redact on device, build agent datasets.",
                   no_args_is_help=True, pretty_exceptions_enable=False, add_completion=False)
@@ -173,7 +174,7 @@ def sessions_list(data_dir: DataDirOpt = None,
                   ) -> None:
     """List recorded sessions, oldest first."""
     _, dd = open_datadir(data_dir)
-    infos = dd.list()
+    infos = dd.sessions()
     if as_json:
         typer.echo(json.dumps([{
             "id": i.session_id, "sealed": i.sealed, "events": i.events, "frames": i.frames,
@@ -256,8 +257,11 @@ def demo(data_dir: DataDirOpt = None) -> None:
     """Start a virtual desktop with real apps, record a scripted session, show what was kept."""
     from deskscribe.demo import run_demo
 
-    cfg = load_config(data_dir)
-    run_demo(data_dir=cfg.data_dir)
+    _, dd = open_datadir(data_dir)
+    try:
+        run_demo(datadir=dd)
+    except (VirtualDisplayError, RuntimeError) as exc:
+        raise UserError(f"demo failed: {exc}") from None
 
 
 @app.command()

@@ -91,7 +91,7 @@ class DataDir:
         finally:
             reader.close()
 
-    def list(self) -> list[SessionInfo]:
+    def sessions(self) -> list[SessionInfo]:
         infos = [self.info(s) for s in self.session_ids()]
         return sorted(infos, key=lambda i: (i.started_wall_ns or 0, i.session_id))
 
@@ -109,7 +109,7 @@ class DataDir:
         """Delete the oldest sealed sessions until the store fits; returns what was deleted."""
         deleted: list[str] = []
         total = self.total_bytes()
-        for info in self.list():
+        for info in self.sessions():
             if total <= budget_bytes:
                 break
             if info.sealed and info.session_id != keep:

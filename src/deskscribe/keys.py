@@ -8,6 +8,7 @@ session unreadable at once. The key lives in the OS keyring when one exists, els
 from __future__ import annotations
 
 import base64
+import contextlib
 import os
 import secrets
 import stat
@@ -88,10 +89,8 @@ class KeyringBackend:
         import keyring
         import keyring.errors
 
-        try:
+        with contextlib.suppress(keyring.errors.PasswordDeleteError):
             keyring.delete_password(KEYRING_SERVICE, self.account)
-        except keyring.errors.PasswordDeleteError:
-            pass
 
 
 def os_keyring_available() -> bool:

@@ -16,7 +16,15 @@ from typing import Any
 
 from deskscribe import events as ev
 from deskscribe.capture.base import (
-    BUTTON_PRESS, BUTTON_RELEASE, KEY_PRESS, KEY_RELEASE, MOTION, Leaf, RawInput, WindowInfo)
+    BUTTON_PRESS,
+    BUTTON_RELEASE,
+    KEY_PRESS,
+    KEY_RELEASE,
+    MOTION,
+    Leaf,
+    RawInput,
+    WindowInfo,
+)
 from deskscribe.capture.keyboard import KeyTranslator
 from deskscribe.capture.screen import FrameEncoder
 from deskscribe.policy import Policy

@@ -210,7 +210,8 @@ class SessionReader:
 
     def counts(self) -> tuple[int, int, int]:
         """(events, frames, last event t_ns) without decrypting anything."""
-        n, t_last = self._conn.execute("SELECT COALESCE(SUM(n),0), COALESCE(MAX(t_last),0) FROM chunks").fetchone()
+        n, t_last = self._conn.execute(
+            "SELECT COALESCE(SUM(n),0), COALESCE(MAX(t_last),0) FROM chunks").fetchone()
         (frames,) = self._conn.execute("SELECT COUNT(*) FROM frames").fetchone()
         return int(n), int(frames), int(t_last)
 

@@ -89,9 +89,9 @@ class VirtualDisplay:
             time.sleep(0.05)
         raise VirtualDisplayError("the window manager did not start")
 
-    def spawn(self, args: Sequence[str], **kwargs: object) -> subprocess.Popen[bytes]:
+    def spawn(self, args: Sequence[str]) -> subprocess.Popen[bytes]:
         proc = subprocess.Popen(list(args), env=self.env, stdout=subprocess.DEVNULL,
-                                stderr=subprocess.DEVNULL, **kwargs)  # type: ignore[call-overload]
+                                stderr=subprocess.DEVNULL)
         self._procs.append(proc)
         return proc
 

@@ -80,8 +80,8 @@ def test_every_injected_input_arrives_with_coordinates_and_characters(
     assert scrolls == [(0, 1, 333, 222), (0, -1, 333, 222), (-1, 0, 333, 222), (1, 0, 333, 222)]
 
     downs = kinds(events, "key_down")
-    typed = "".join(str(e["char"]) for e in downs if e["char"] is not None and not e["mods"] or
-                    e["mods"] == ["shift"] and e["char"] is not None)
+    typed = "".join(str(e["char"]) for e in downs if (e["char"] is not None and not e["mods"]) or
+                    (e["mods"] == ["shift"] and e["char"] is not None))
     assert typed.startswith("Hello, World! A_b")
     t_down = next(e for e in downs if e["key"] == "t")
     assert t_down["mods"] == ["ctrl", "shift"] and t_down["char"] == "T"
@@ -170,7 +170,7 @@ def test_frame_blacks_out_a_non_designated_window_over_a_designated_one(
     assert pngs
     frame = np.asarray(Image.open(pngs[-1]).convert("RGB"))
     assert frame[zy:zy + zh, zx:zx + zw].max() == 0  # the dialog's pixels never stored
-    x, y, w, h = geometry(vd, xterm)
+    x, y, _, _ = geometry(vd, xterm)
     assert np.median(frame[y:y + 100, x:x + 200]) == 255  # xterm's white background is kept
     assert frame[0:30, 1000:1280].max() == 0  # the bare desktop is not designated either
 
@@ -201,3 +201,17 @@ def test_kill_9_loses_at_most_the_last_second(vd: VirtualDisplay, xterm: str,
     must_have = [x for t, x in injected if t < killed_at - 1.0]
     assert len(must_have) > 100
     assert [x for x in must_have if x not in stored] == []
+
+
+def test_doctor_is_happy_on_a_working_display(vd: VirtualDisplay, tmp_path: Path) -> None:
+    out = deskscribe("doctor", "--display", vd.name, "--data-dir", str(tmp_path), check=False)
+    assert out.returncode == 0, out.stdout
+    assert "RECORD extension: present" in out.stdout and "ready to record" in out.stdout
+
+
+def test_demo_records_the_terminal_and_excludes_the_chat(tmp_path: Path) -> None:
+    out = deskscribe("demo", "--data-dir", str(tmp_path))
+    assert "typed in the terminal: 'Release checklist: ship v0.1 on Friday!Done.'" in out.stdout
+    assert "its text stored: no" in out.stdout
+    listed = deskscribe("sessions", "list", "--json", "--data-dir", str(tmp_path)).stdout
+    assert '"sealed": true' in listed

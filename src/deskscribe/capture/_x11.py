@@ -14,14 +14,14 @@ import struct
 import threading
 import time
 from collections.abc import Callable, Sequence
+from typing import Any
 
 import mss
 import numpy as np
 from Xlib import X, Xatom, display, error
 from Xlib.ext import damage, record
 
-from deskscribe.capture.base import (
-    CaptureUnavailable, Layout, RawInput, Rect, WindowInfo)
+from deskscribe.capture.base import CaptureUnavailable, Layout, RawInput, Rect, WindowInfo
 from deskscribe.capture.screen import ScreenModel
 from deskscribe.policy import Policy
 
@@ -84,13 +84,13 @@ class _Input(threading.Thread):
         self._rec.record_enable_context(self._ctx, self._on_reply)
         self._rec.record_free_context(self._ctx)
 
-    def _on_reply(self, reply: object) -> None:
-        category = getattr(reply, "category")
+    def _on_reply(self, reply: Any) -> None:
+        category = reply.category
         if category == record.StartOfData:
             self.ready.set()
-        if category != record.FromServer or getattr(reply, "client_swapped"):
+        if category != record.FromServer or reply.client_swapped:
             return
-        data: bytes = getattr(reply, "data")
+        data: bytes = reply.data
         now = time.monotonic_ns()
         batch = []
         for off in range(0, len(data) - 31, 32):
@@ -129,7 +129,7 @@ class X11Leaf:
         self._thread = threading.Thread(target=self._run, name="deskscribe-display", daemon=True)
         self._input: _Input | None = None
         self._offset_ms = -(1 << 62)
-        self._backlog: list[object] = []
+        self._backlog: list[Any] = []
         self._titles: dict[int, str | None] = {}
         self._apps: dict[int, tuple[str | None, int | None]] = {}
         self._last_focus: WindowInfo | None = None
@@ -202,9 +202,9 @@ class X11Leaf:
                     pending = [Rect(0, 0, self.layout.width, self.layout.height)]
                 if focus_dirty or layout_dirty:
                     self._refresh_focus()
-                if pending and (now >= last_ms + SETTLE_MS or now >= first_ms + MAX_DELAY_MS):
-                    if self._grab(pending):
-                        pending = []
+                due = now >= last_ms + SETTLE_MS or now >= first_ms + MAX_DELAY_MS
+                if pending and due and self._grab(pending):
+                    pending = []
 
     def _drain(self) -> tuple[bool, bool, list[Rect]]:
         layout_dirty = focus_dirty = False
@@ -255,40 +255,40 @@ class X11Leaf:
                               mask[r.y:r.y + r.height, r.x:r.x + r.width], t)
         return True
 
-    def _text(self, win: object, atom: str) -> str | None:
-        prop = win.get_full_property(self._atoms[atom], X.AnyPropertyType)  # type: ignore[attr-defined]
+    def _text(self, win: Any, atom: str) -> str | None:
+        prop = win.get_full_property(self._atoms[atom], X.AnyPropertyType)
         if prop is None:
             return None
         value = prop.value
         return value.decode("utf-8", "replace") if isinstance(value, bytes) else str(value)
 
-    def _client_of(self, win: object) -> object | None:
+    def _client_of(self, win: Any) -> Any:
         """The application window inside a top-level (WM frame or override-redirect)."""
-        wid = win.id  # type: ignore[attr-defined]
+        wid = win.id
         if wid not in self._clients:
             self._clients[wid] = self._find_client(win, depth=2)
         cid = self._clients[wid]
         return None if cid is None else self._disp.create_resource_object("window", cid)
 
-    def _find_client(self, win: object, depth: int) -> int | None:
-        if win.get_wm_class() is not None or win.get_full_property(  # type: ignore[attr-defined]
+    def _find_client(self, win: Any, depth: int) -> int | None:
+        if win.get_wm_class() is not None or win.get_full_property(
                 self._atoms["WM_STATE"], X.AnyPropertyType) is not None:
-            win.change_attributes(event_mask=X.PropertyChangeMask)  # type: ignore[attr-defined]
-            return int(win.id)  # type: ignore[attr-defined]
+            win.change_attributes(event_mask=X.PropertyChangeMask)
+            return int(win.id)
         if depth == 0:
             return None
-        for child in win.query_tree().children:  # type: ignore[attr-defined]
+        for child in win.query_tree().children:
             found = self._find_client(child, depth - 1)
             if found is not None:
                 return found
         return None
 
-    def _identity(self, client: object) -> tuple[str | None, str | None, int | None]:
+    def _identity(self, client: Any) -> tuple[str | None, str | None, int | None]:
         """(app, title, pid), cached until the window's name changes."""
-        cid = int(client.id)  # type: ignore[attr-defined]
+        cid = int(client.id)
         if cid not in self._apps:
-            wm_class = client.get_wm_class()  # type: ignore[attr-defined]
-            pid = client.get_full_property(self._atoms["_NET_WM_PID"], Xatom.CARDINAL)  # type: ignore[attr-defined]
+            wm_class = client.get_wm_class()
+            pid = client.get_full_property(self._atoms["_NET_WM_PID"], Xatom.CARDINAL)
             self._apps[cid] = (wm_class[1] if wm_class else None,
                                int(pid.value[0]) if pid else None)
         if cid not in self._titles:
@@ -296,9 +296,9 @@ class X11Leaf:
         app, pid_value = self._apps[cid]
         return app, self._titles[cid], pid_value
 
-    def _window_info(self, client: object) -> WindowInfo:
+    def _window_info(self, client: Any) -> WindowInfo:
         app, title, pid = self._identity(client)
-        geo = client.get_geometry()  # type: ignore[attr-defined]
+        geo = client.get_geometry()
         pos = self._root.translate_coords(client, 0, 0)
         return WindowInfo(app=app, title=title, pid=pid,
                           geometry=(pos.x, pos.y, geo.width, geo.height))

@@ -104,9 +104,14 @@ class ScreenSource(Protocol):
 class Leaf(Protocol):
     """An OS capture backend, started and stopped by the recorder."""
 
-    keymap: Keymap
-    screen: ScreenSource
-    layout: Layout
+    @property
+    def keymap(self) -> Keymap: ...
+
+    @property
+    def screen(self) -> ScreenSource: ...
+
+    @property
+    def layout(self) -> Layout: ...
 
     def start(self, *, on_input: Callable[[list[RawInput]], None],
               on_focus: Callable[[int, WindowInfo | None], None]) -> None: ...

@@ -49,6 +49,8 @@ def keysym_char(keysym: int) -> str | None:
         return chr(keysym - 0x1000000)
     if 0xFFB0 <= keysym <= 0xFFB9:  # keypad digits
         return chr(keysym - 0xFFB0 + ord("0"))
+    if keysym == 0x20AC:  # EuroSign predates the Unicode keysym range
+        return "€"
     return None
 
 
@@ -59,7 +61,8 @@ def _raw_name(keysym: int) -> str | None:
 def keysym_name(keysym: int) -> str:
     name = _raw_name(keysym)
     if name is None:
-        return f"keysym_{keysym:#x}"
+        char = keysym_char(keysym)
+        return char.lower() if char else f"keysym_{keysym:#x}"
     if name in _SPECIAL_NAMES:
         return _SPECIAL_NAMES[name]
     if name.startswith("F") and name[1:].isdigit():
@@ -80,7 +83,7 @@ class KeyTranslator:
 
     def mods(self) -> list[str]:
         out = sorted(self.held)
-        return out + ["caps_lock"] if self.caps_lock else out
+        return [*out, "caps_lock"] if self.caps_lock else out
 
     def press(self, keycode: int, keysyms: Sequence[int]) -> tuple[str, str | None, list[str]]:
         mods = self.mods()

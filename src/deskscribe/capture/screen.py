@@ -67,7 +67,7 @@ def changed_rects(prev: np.ndarray, cur: np.ndarray, tile: int = TILE) -> list[R
     diff = np.any(prev != cur, axis=2)
     padded = np.zeros((th * tile, tw * tile), dtype=bool)
     padded[:h, :w] = diff
-    tiles = padded.reshape(th, tile, tw, tile).any(axis=(1, 3))
+    tiles = np.asarray(padded.reshape(th, tile, tw, tile).any(axis=(1, 3)), dtype=bool)
     spans: dict[tuple[int, int], Rect] = {}
     out: list[Rect] = []
     for ty in range(th):

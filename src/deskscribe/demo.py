@@ -1,0 +1,112 @@
+"""`deskscribe demo`: a scripted session on a virtual desktop, recorded by the real recorder.
+
+It shows what a contributor's machine keeps: the designated terminal's input and frames, and
+for the chat dialog that is not designated, nothing but an `excluded` marker.
+"""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+
+from rich.console import Console
+from rich.table import Table
+
+from deskscribe.datadir import DataDir
+from deskscribe.vdisplay import VirtualDisplay
+
+DEMO_POLICY = """\
+# Written by `deskscribe demo`: only the terminal is designated; everything else is excluded.
+version = "demo-1"
+designated_apps = ["XTerm"]
+excluded_titles = ["*password*", "*Private*"]
+screenshot_interval_s = 5
+"""
+TERMINAL_TITLE = "Project notes"
+PRIVATE_TEXT = "see you at the doctor at 5"
+
+
+def _start_recorder(vd: VirtualDisplay, policy: Path, data_dir: Path) -> tuple[subprocess.Popen[str], str]:
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "deskscribe", "record", "--policy", str(policy),
+         "--data-dir", str(data_dir), "--display", vd.name],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=vd.env)
+    assert proc.stderr is not None
+    line = proc.stderr.readline()
+    if not line.startswith("recording session"):
+        proc.kill()
+        raise RuntimeError(f"the recorder did not start: {line}{proc.stderr.read()}".strip())
+    return proc, line.split()[2]
+
+
+def _script(vd: VirtualDisplay, console: Console, terminal: str, chat: str) -> None:
+    steps: list[tuple[str, list[list[str]]]] = [
+        ("focus the terminal and click into it",
+         [["windowactivate", "--sync", terminal], ["mousemove", "--sync", "300", "200"], ["click", "1"]]),
+        ("type a line (shifted characters too)",
+         [["type", "--delay", "40", "Release checklist: ship v0.1 on Friday!"]]),
+        ("press Enter and a chord", [["key", "Return", "ctrl+shift+t"]]),
+        ("scroll up and down", [["click", "4", "click", "5"]]),
+        ("switch to the chat dialog (not designated)", [["windowactivate", "--sync", chat]]),
+        ("type a private message there", [["type", "--delay", "40", PRIVATE_TEXT]]),
+        ("back to the terminal and type", [["windowactivate", "--sync", terminal],
+                                           ["type", "--delay", "40", "Done."], ["key", "Return"]]),
+    ]
+    for label, commands in steps:
+        console.print(f"  [cyan]→[/] {label}")
+        for args in commands:
+            vd.xdotool(*args)
+        time.sleep(0.3)
+
+
+def run_demo(*, datadir: DataDir, console: Console | None = None) -> str:
+    """Run the scripted session; returns the recorded session id."""
+    console = console or Console()
+    datadir.root.mkdir(parents=True, exist_ok=True)
+    policy = datadir.root / "demo-policy.toml"
+    policy.write_text(DEMO_POLICY)
+    console.print("[bold]deskscribe demo[/]: starting a virtual desktop (Xvfb + openbox)")
+    with VirtualDisplay() as vd:
+        vd.spawn(["xterm", "-T", TERMINAL_TITLE, "-geometry", "90x30+40+40", "-e", "cat"])
+        terminal = vd.wait_window(name=TERMINAL_TITLE)
+        vd.spawn(["zenity", "--entry", "--title", "Team Chat", "--text", "Message to a colleague"])
+        chat = vd.wait_window(name="Team Chat")
+        vd.xdotool("windowmove", "--sync", chat, "760", "120")
+        proc, session_id = _start_recorder(vd, policy, datadir.root)
+        console.print(f"recording session [bold]{session_id}[/] (designated: XTerm only)")
+        try:
+            _script(vd, console, terminal, chat)
+            time.sleep(0.5)
+        finally:
+            proc.send_signal(signal.SIGINT)
+            _, err = proc.communicate(timeout=60)
+        if proc.returncode != 0:
+            raise RuntimeError(f"the recorder failed: {err.strip()}")
+    _summarise(datadir, session_id, console)
+    return session_id
+
+
+def _summarise(datadir: DataDir, session_id: str, console: Console) -> None:
+    reader = datadir.open(session_id)
+    events = [e for _, e in reader.iter_events()]
+    reader.close()
+    by_kind = Counter(e.kind for e in events)
+    typed = "".join(e.data.get("char") or "" for e in events if e.kind == "key_down"
+                    and not set(e.data.get("mods", [])) - {"shift"})
+    excluded = [e.data["duration_ms"] for e in events
+                if e.kind == "marker" and e.data.get("marker") == "excluded"]
+    info = datadir.info(session_id)
+    table = Table("event kind", "count", title=f"session {session_id}: what was stored")
+    for kind, count in sorted(by_kind.items()):
+        table.add_row(kind, str(count))
+    console.print(table)
+    console.print(f"typed in the terminal: [green]{typed!r}[/]")
+    console.print(f"chat dialog: {len(excluded)} excluded gap(s) of {sum(excluded) / 1000:.1f} s; "
+                  f"its text stored: [bold]{'YES' if PRIVATE_TEXT[:10] in typed else 'no'}[/]")
+    console.print(f"{info.frames} screenshots (non-designated pixels blacked out), "
+                  f"{info.size_bytes / 1024:.0f} KiB encrypted at {info.path}")
+    console.print(f"next: deskscribe sessions dump {session_id} --data-dir {datadir.root}")

@@ -1,0 +1,109 @@
+"""`deskscribe doctor`: what recording needs here, what is missing, and how to fix it."""
+
+from __future__ import annotations
+
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+from rich.console import Console
+
+from deskscribe.keys import os_keyring_available
+
+OK, WARN, FAIL = "ok", "warn", "fail"
+_MARK = {OK: "[green]✔[/]", WARN: "[yellow]![/]", FAIL: "[red]✘[/]"}
+
+
+@dataclass(frozen=True)
+class Check:
+    name: str
+    status: str
+    detail: str
+    fix: str = ""
+
+
+def check_display(display_name: str | None, wayland: bool) -> list[Check]:
+    if not display_name:
+        if wayland:
+            return [Check("display", FAIL, "Wayland session without X11",
+                          "log in with an X11 (Xorg) session; Wayland capture is not supported")]
+        return [Check("display", FAIL, "DISPLAY is not set",
+                      "run inside an X11 session, pass --display, or use `deskscribe demo`")]
+    try:
+        from Xlib import Xatom, display, error
+    except ImportError:
+        return [Check("display", FAIL, "python-xlib is not installed",
+                      "pip install 'deskscribe[capture]'")]
+    try:
+        disp = display.Display(display_name)
+    except (error.DisplayError, error.ConnectionClosedError, OSError) as exc:
+        return [Check("display", FAIL, f"cannot open {display_name}: {exc}",
+                      "check DISPLAY and that the X server allows this user (xhost/XAUTHORITY)")]
+    checks = [Check("display", OK, f"X11 display {display_name}")]
+    for ext, why, fix in (
+            ("RECORD", "input capture", "enable the RECORD extension (Load \"record\" in xorg.conf)"),
+            ("XTEST", "replay and tests", "enable the XTEST extension"),
+            ("DAMAGE", "screen change tracking", "enable the DAMAGE extension")):
+        present = disp.has_extension(ext)
+        checks.append(Check(f"{ext} extension", OK if present else FAIL,
+                            f"{'present' if present else 'missing'}: needed for {why}",
+                            "" if present else fix))
+    root = disp.screen().root
+    supported = root.get_full_property(disp.intern_atom("_NET_SUPPORTED"), Xatom.ATOM)
+    active = disp.intern_atom("_NET_ACTIVE_WINDOW")
+    if supported is not None and active in supported.value:
+        checks.append(Check("window manager", OK, "publishes _NET_ACTIVE_WINDOW and stacking"))
+    else:
+        checks.append(Check("window manager", FAIL, "no EWMH window manager (_NET_ACTIVE_WINDOW)",
+                            "run an EWMH window manager such as openbox, xfwm4, mutter or kwin"))
+    disp.close()
+    return checks
+
+
+def check_storage(data_dir: Path, min_free_bytes: int, key_store: str) -> list[Check]:
+    checks = []
+    probe = data_dir
+    while not probe.exists() and probe != probe.parent:
+        probe = probe.parent
+    free = shutil.disk_usage(probe).free
+    status = OK if free >= min_free_bytes else WARN
+    checks.append(Check("disk", status, f"{free / 2**30:.1f} GiB free at {data_dir}",
+                        "" if status == OK else "free disk space; screenshots pause below "
+                        f"{min_free_bytes / 2**20:.0f} MiB"))
+    keyring = os_keyring_available()
+    if key_store == "file" or (key_store == "auto" and not keyring):
+        checks.append(Check("key storage", OK if key_store == "file" else WARN,
+                            f"data key in a 0600 file under {data_dir}",
+                            "" if key_store == "file" else
+                            "install and unlock an OS keyring (gnome-keyring, KWallet)"
+                            " to keep the key there"))
+    elif keyring:
+        checks.append(Check("key storage", OK, "OS keyring available"))
+    else:
+        checks.append(Check("key storage", FAIL, "key_store = keyring but no OS keyring works",
+                            "install/unlock a keyring or set key_store = \"file\" in config.toml"))
+    return checks
+
+
+def check_demo_tools() -> list[Check]:
+    missing = [p for p in ("Xvfb", "openbox", "xdotool", "xterm", "zenity") if shutil.which(p) is None]
+    if missing:
+        return [Check("demo tools", WARN, f"missing {', '.join(missing)} (only `deskscribe demo` needs them)",
+                      "apt-get install xvfb openbox xdotool xterm zenity")]
+    return [Check("demo tools", OK, "Xvfb, openbox, xdotool, xterm, zenity")]
+
+
+def run_checks(*, display_name: str | None, wayland: bool, data_dir: Path, min_free_bytes: int,
+               key_store: str, console: Console | None = None) -> bool:
+    """Print every check; True when nothing is failing."""
+    console = console or Console()
+    checks = (check_display(display_name, wayland) + check_storage(data_dir, min_free_bytes, key_store)
+              + check_demo_tools())
+    for c in checks:
+        console.print(f"{_MARK[c.status]} [bold]{c.name}[/]: {c.detail}")
+        if c.fix:
+            console.print(f"    fix: {c.fix}")
+    failing = [c for c in checks if c.status == FAIL]
+    console.print("[green]ready to record[/]" if not failing else
+                  f"[red]{len(failing)} problem(s) block recording[/]")
+    return not failing

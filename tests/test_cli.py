@@ -1,0 +1,82 @@
+"""Bad input gets one clear line and a non-zero exit, never a traceback."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+
+def run(*args: str, env_extra: dict[str, str] | None = None, drop: tuple[str, ...] = ()
+        ) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if k not in ("DISPLAY", "WAYLAND_DISPLAY", *drop)}
+    env.update(env_extra or {})
+    return subprocess.run([sys.executable, "-m", "deskscribe", *args], capture_output=True,
+                          text=True, env=env, timeout=60)
+
+
+def one_line_error(out: subprocess.CompletedProcess[str], needle: str) -> None:
+    assert out.returncode == 2, out.stderr
+    assert "Traceback" not in out.stderr
+    lines = out.stderr.strip().splitlines()
+    assert len(lines) == 1 and needle in lines[0], out.stderr
+
+
+@pytest.fixture
+def policy(tmp_path: Path) -> Path:
+    p = tmp_path / "p.toml"
+    p.write_text('designated_apps = ["XTerm"]\n')
+    return p
+
+
+def test_record_without_display(policy: Path, tmp_path: Path) -> None:
+    one_line_error(run("record", "--policy", str(policy), "--data-dir", str(tmp_path)),
+                   "DISPLAY is not set")
+
+
+def test_record_on_wayland(policy: Path, tmp_path: Path) -> None:
+    out = run("record", "--policy", str(policy), "--data-dir", str(tmp_path),
+              env_extra={"WAYLAND_DISPLAY": "wayland-0"})
+    one_line_error(out, "Wayland")
+
+
+def test_record_with_unreachable_display(policy: Path, tmp_path: Path) -> None:
+    out = run("record", "--policy", str(policy), "--data-dir", str(tmp_path), "--display", ":987")
+    one_line_error(out, "cannot open X display :987")
+
+
+def test_record_with_bad_policy(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.toml"
+    bad.write_text("designated_apps = 3\n")
+    one_line_error(run("record", "--policy", str(bad), "--data-dir", str(tmp_path)), "designated_apps")
+
+
+def test_unknown_and_damaged_sessions(tmp_path: Path) -> None:
+    one_line_error(run("sessions", "dump", "abcdef", "--data-dir", str(tmp_path)), "no session abcdef")
+    (tmp_path / "sessions").mkdir()
+    (tmp_path / "sessions" / "abcd.db").write_bytes(b"garbage" * 1000)
+    one_line_error(run("sessions", "dump", "abcd", "--data-dir", str(tmp_path)), "damaged")
+    listed = json.loads(run("sessions", "list", "--json", "--data-dir", str(tmp_path)).stdout)
+    assert listed[0]["id"] == "abcd" and "damaged" in listed[0]["error"]
+    assert (tmp_path / "sessions" / "abcd.db").exists()  # nothing lost by looking
+
+
+def test_wrong_flag_is_a_usage_error() -> None:
+    out = run("record", "--polcy", "x")
+    assert out.returncode == 2 and "No such option" in out.stderr and "Traceback" not in out.stderr
+
+
+def test_damaged_config_file(tmp_path: Path) -> None:
+    cfg = tmp_path / "config.toml"
+    cfg.write_text("[recorder\n")
+    one_line_error(run("sessions", "list", env_extra={"DESKSCRIBE_CONFIG": str(cfg)}), "not valid TOML")
+
+
+def test_doctor_explains_a_missing_display(tmp_path: Path) -> None:
+    out = run("doctor", "--data-dir", str(tmp_path))
+    assert out.returncode == 1
+    assert "DISPLAY is not set" in out.stdout and "fix:" in out.stdout

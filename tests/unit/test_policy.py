@@ -1,0 +1,48 @@
+from pathlib import Path
+
+import pytest
+
+from deskscribe.policy import Policy, PolicyError, load_policy, parse_policy
+
+POLICY = Policy(version="1", designated_apps=("XTerm", "libreoffice-*"), excluded_titles=("*password*",))
+
+
+@pytest.mark.parametrize(("app", "title", "expected"), [
+    ("XTerm", "notes", True),
+    ("xterm", "notes", True),                # app globs are case-insensitive
+    ("libreoffice-calc", "budget.ods", True),
+    ("Zenity", "Team Chat", False),          # default deny
+    (None, "anything", False),               # unknown app is never designated
+    ("", "x", False),
+    ("XTerm", "Enter PASSWORD", False),      # excluded title wins over designated app
+    ("XTermX", "notes", False),              # globs match the whole id
+])
+def test_is_designated(app: str | None, title: str, expected: bool) -> None:
+    assert POLICY.is_designated(app, title) is expected
+
+
+@pytest.mark.parametrize(("raw", "message"), [
+    ({}, "designated_apps"),
+    ({"designated_apps": "XTerm"}, "designated_apps"),
+    ({"designated_apps": ["XTerm"], "excluded_titles": [1]}, "excluded_titles"),
+    ({"designated_apps": ["XTerm"], "screenshot_interval_s": 0}, "screenshot_interval_s"),
+    ({"designated_apps": ["XTerm"], "frames": "yes"}, "frames"),
+])
+def test_bad_policies_are_rejected_with_the_field_named(raw: dict[str, object], message: str) -> None:
+    with pytest.raises(PolicyError, match=message):
+        parse_policy(raw)
+
+
+def test_version_defaults_to_a_content_hash() -> None:
+    a = parse_policy({"designated_apps": ["XTerm"]})
+    b = parse_policy({"designated_apps": ["XTerm", "Mousepad"]})
+    assert a.version.startswith("sha256:") and a.version != b.version
+
+
+def test_load_policy_errors_are_one_line(tmp_path: Path) -> None:
+    with pytest.raises(PolicyError, match="does not exist"):
+        load_policy(tmp_path / "missing.toml")
+    bad = tmp_path / "bad.toml"
+    bad.write_text("designated_apps = [")
+    with pytest.raises(PolicyError, match="not valid TOML"):
+        load_policy(bad)
