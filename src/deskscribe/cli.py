@@ -124,6 +124,9 @@ def record(
     _record_loop(recorder, writer, dd, cfg, stop, duration, meta.session_id)
     recorder.stop()
     writer.close(seal=True)
+    if recorder.failure:
+        raise UserError(f"recording stopped early: {recorder.failure}; session {meta.session_id}"
+                        " was sealed with everything captured until then")
     s = recorder.stats
     typer.echo(f"sealed session {meta.session_id}: {writer.events_written} events, "
                f"{writer.frames_written} frames, {writer.bytes_written} bytes, "
@@ -149,7 +152,7 @@ def _record_loop(recorder: Any, writer: Any, dd: DataDir, cfg: Config, stop: thr
     next_check = 0.0
     while not stop.wait(0.5):
         elapsed = time.monotonic() - started
-        if duration is not None and elapsed >= duration:
+        if (duration is not None and elapsed >= duration) or recorder.failure:
             break
         if elapsed >= next_check:
             next_check = elapsed + 5

@@ -85,6 +85,10 @@ class Recorder:
     def on_focus(self, mono_ns: int, info: WindowInfo | None) -> None:
         self._offer(("focus", mono_ns, info))
 
+    @property
+    def failure(self) -> str | None:
+        return self._leaf.failure
+
     def set_frames_paused(self, paused: bool) -> None:
         self._offer(("frames", paused))
 
@@ -122,10 +126,12 @@ class Recorder:
                 else:
                     self._frames_paused(item[1])
             if self._stopping:
+                self._writer.flush()
                 return
             now = self._rel(self._clock())
             if now >= self._last_frame_ns + interval_ns:
                 self._frame(now, "periodic", None, only_if_changed=True)
+            self._writer.flush()
 
     def _rel(self, mono_ns: int) -> int:
         return max(0, mono_ns - self._t0)

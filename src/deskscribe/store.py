@@ -100,6 +100,7 @@ class SessionWriter:
         self._conn.execute("INSERT OR REPLACE INTO meta VALUES ('schema', ?)", (str(meta.schema_version),))
         self._put_meta("session", json.dumps(meta.to_json()).encode())
         self._queue: queue.Queue[Any] = queue.Queue(maxsize=QUEUE_LIMIT)
+        self._staged: list[tuple[int, Event]] = []
         self._next_event = 1
         self._next_frame = 1
         self.dropped = 0
@@ -114,11 +115,17 @@ class SessionWriter:
         self._conn.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (key, blob))
 
     def add_event(self, event: Event) -> int:
-        """Queue one event; returns its id. Called only from the capture pipeline thread."""
+        """Stage one event and return its id; :meth:`flush` hands staged events to the writer
+        thread in one step. Called only from the capture pipeline thread."""
         event_id = self._next_event
         self._next_event += 1
-        self._offer(("e", event_id, event))
+        self._staged.append((event_id, event))
         return event_id
+
+    def flush(self) -> None:
+        if self._staged:
+            staged, self._staged = self._staged, []
+            self._offer(("e", staged))
 
     def reserve_frame_id(self) -> int:
         frame_id = self._next_frame
@@ -153,13 +160,13 @@ class SessionWriter:
                 return
 
     def _write(self, batch: list[Any]) -> None:
-        events = [(i, e) for tag, i, e in (b for b in batch if b[0] == "e")]
+        events = [pair for b in batch if b[0] == "e" for pair in b[1]]
         frames = [b[1] for b in batch if b[0] == "f"]
         self._conn.execute("BEGIN")
         if events:
-            lines = "\n".join(json.dumps(e.to_json(i), separators=(",", ":")) for i, e in events)
+            rows = json.dumps([[i, e.t_ns, e.kind, e.data] for i, e in events], separators=(",", ":"))
             first, last = events[0][0], events[-1][0]
-            blob = self._sealer.seal(zlib.compress(lines.encode(), 1), slot=f"chunk/{first}")
+            blob = self._sealer.seal(zlib.compress(rows.encode(), 1), slot=f"chunk/{first}")
             self._conn.execute("INSERT INTO chunks VALUES (?,?,?,?,?,?)", (
                 first, last, len(events), events[0][1].t_ns, events[-1][1].t_ns, blob))
             self.events_written += len(events)
@@ -174,6 +181,7 @@ class SessionWriter:
 
     def close(self, *, seal: bool = True) -> None:
         """Flush everything queued; a sealed session is complete and may be uploaded."""
+        self.flush()
         self._queue.put(_STOP)
         self._thread.join()
         if seal:
@@ -202,11 +210,9 @@ class SessionReader:
 
     def iter_events(self) -> Iterator[tuple[int, Event]]:
         for first, blob in self._conn.execute("SELECT first_id, blob FROM chunks ORDER BY first_id"):
-            text = zlib.decompress(self._sealer.open(blob, slot=f"chunk/{first}")).decode()
-            for line in text.split("\n"):
-                raw = json.loads(line)
-                event_id, kind, t_ns = raw.pop("id"), raw.pop("kind"), raw.pop("t_ns")
-                yield event_id, Event(t_ns=t_ns, kind=kind, data=raw)
+            rows = json.loads(zlib.decompress(self._sealer.open(blob, slot=f"chunk/{first}")))
+            for event_id, t_ns, kind, data in rows:
+                yield event_id, Event(t_ns=t_ns, kind=kind, data=data)
 
     def counts(self) -> tuple[int, int, int]:
         """(events, frames, last event t_ns) without decrypting anything."""

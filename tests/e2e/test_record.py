@@ -215,3 +215,24 @@ def test_demo_records_the_terminal_and_excludes_the_chat(tmp_path: Path) -> None
     assert "its text stored: no" in out.stdout
     listed = deskscribe("sessions", "list", "--json", "--data-dir", str(tmp_path)).stdout
     assert '"sealed": true' in listed
+
+
+def test_display_going_away_seals_the_session_with_a_clear_error(tmp_path: Path,
+                                                                policy_file: Path) -> None:
+    own = VirtualDisplay().start()
+    try:
+        own.spawn(["xterm", "-geometry", "40x10+10+10", "-e", "cat"])
+        own.activate(own.wait_window(cls="XTerm"))
+        rec = RecorderProcess(vd=own, data_dir=tmp_path / "data", policy=policy_file).start()
+        own.xdotool("type", "--delay", "20", "abc")
+        time.sleep(0.5)
+    finally:
+        own.stop()  # the X server disappears under the recorder
+    assert rec.proc is not None
+    _, err = rec.proc.communicate(timeout=30)
+    assert rec.proc.returncode == 2 and "Traceback" not in err, err
+    assert "recording stopped early: the X display closed" in err
+    events = rec.dump()
+    assert "".join(str(e["char"]) for e in events if e["kind"] == "key_down") == "abc"
+    listed = deskscribe("sessions", "list", "--json", "--data-dir", str(rec.data_dir)).stdout
+    assert '"sealed": true' in listed

@@ -26,7 +26,7 @@ def test_layout_clips_windows_partly_off_screen() -> None:
 
 def test_patch_blacks_out_pixels_outside_the_mask() -> None:
     model = ScreenModel(width=4, height=2)
-    rgb = np.full((2, 4, 3), 200, np.uint8)
+    rgb = np.full((2, 4, 4), 200, np.uint8)
     keep = np.array([[True, True, False, False]] * 2)
     model.patch(0, 0, rgb, keep, server_ms=10)
     pixels, _ = model.snapshot(None)
@@ -36,12 +36,12 @@ def test_patch_blacks_out_pixels_outside_the_mask() -> None:
 def test_snapshot_rolls_back_reads_taken_at_or_after_the_action() -> None:
     model = ScreenModel(width=2, height=1)
     keep = np.ones((1, 2), bool)
-    model.patch(0, 0, np.full((1, 2, 3), 1, np.uint8), keep, server_ms=100)
-    model.patch(0, 0, np.full((1, 2, 3), 2, np.uint8), keep, server_ms=200)
-    model.patch(1, 0, np.full((1, 1, 3), 3, np.uint8), keep[:, :1], server_ms=300)
-    assert model.snapshot(before_ms=250)[0].tolist() == [[[2] * 3, [2] * 3]]
-    assert model.snapshot(before_ms=200)[0].tolist() == [[[1] * 3, [1] * 3]]
-    assert model.snapshot(before_ms=None)[0].tolist() == [[[2] * 3, [3] * 3]]
+    model.patch(0, 0, np.full((1, 2, 4), 1, np.uint8), keep, server_ms=100)
+    model.patch(0, 0, np.full((1, 2, 4), 2, np.uint8), keep, server_ms=200)
+    model.patch(1, 0, np.full((1, 1, 4), 3, np.uint8), keep[:, :1], server_ms=300)
+    assert model.snapshot(before_ms=250)[0].tolist() == [[[2] * 4, [2] * 4]]
+    assert model.snapshot(before_ms=200)[0].tolist() == [[[1] * 4, [1] * 4]]
+    assert model.snapshot(before_ms=None)[0].tolist() == [[[2] * 4, [3] * 4]]
 
 
 def test_changed_rects_cover_every_change_and_little_else() -> None:
@@ -74,3 +74,25 @@ def test_keyframe_plus_crops_rebuilds_every_frame_exactly(seed: int) -> None:
     for i, frame in enumerate(frames):
         rebuilt = np.asarray(rebuild(records[: i + 1]))
         assert np.array_equal(rebuilt, frame)
+
+
+def test_bgra_model_pixels_encode_as_rgb() -> None:
+    bgra = np.zeros((2, 2, 4), np.uint8)
+    bgra[0, 0] = (10, 20, 30, 255)  # B, G, R, A
+    rec = FrameEncoder().encode(1, 0, bgra)
+    assert np.asarray(rebuild([rec]))[0, 0].tolist() == [30, 20, 10]
+    prev = bgra.copy()
+    bgra[1, 1, 2] = 99
+    assert [(r.x, r.y) for r in changed_rects(prev, bgra, tile=1)] == [(1, 1)]
+
+
+def test_keyframe_stores_only_the_content_box_and_rebuilds_exactly() -> None:
+    frame = np.zeros((200, 300, 4), np.uint8)
+    frame[50:90, 100:180, :3] = 77
+    rec = FrameEncoder().encode(1, 0, frame)
+    assert [(p.x, p.y, p.width, p.height) for p in rec.parts] == [(100, 50, 80, 40)]
+    rebuilt = np.asarray(rebuild([rec]))
+    assert rebuilt.shape == (200, 300, 3) and rebuilt[50:90, 100:180].min() == 77
+    assert rebuilt.sum() == 77 * 3 * 80 * 40
+    black = FrameEncoder().encode(1, 0, np.zeros((10, 10, 4), np.uint8))
+    assert black.parts == () and np.asarray(rebuild([black])).max() == 0

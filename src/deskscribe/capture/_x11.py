@@ -8,6 +8,7 @@ microseconds per event: a 32-byte struct unpack instead of python-xlib's generic
 
 from __future__ import annotations
 
+import contextlib
 import os
 import select
 import struct
@@ -19,7 +20,7 @@ from typing import Any
 import mss
 import numpy as np
 from Xlib import X, Xatom, display, error
-from Xlib.ext import damage, record
+from Xlib.ext import damage, ge, record
 
 from deskscribe.capture.base import CaptureUnavailable, Layout, RawInput, Rect, WindowInfo
 from deskscribe.capture.screen import ScreenModel
@@ -29,6 +30,7 @@ _EVENT = struct.Struct("=BBHIIIIhhhhHBx")
 SETTLE_MS = 30
 MAX_DELAY_MS = 120
 CLOCK_MARGIN_MS = 5
+BIG_READ_PIXELS = 256 * 256
 _LAYOUT_EVENTS = frozenset({X.MapNotify, X.UnmapNotify, X.ConfigureNotify, X.CreateNotify,
                             X.DestroyNotify, X.ReparentNotify, X.CirculateNotify})
 
@@ -38,6 +40,16 @@ def open_display(name: str) -> display.Display:
         return display.Display(name)
     except (error.DisplayError, error.ConnectionClosedError, OSError) as exc:
         raise CaptureUnavailable(f"cannot open X display {name}: {exc}") from None
+
+
+def require_pixel_format(disp: display.Display) -> None:
+    """Frames are read as 32-bit little-endian BGRX, the format of every 24-bit desktop."""
+    screen = disp.screen()
+    fmt = next((f for f in disp.display.info.pixmap_formats if f.depth == screen.root_depth), None)
+    if screen.root_depth != 24 or fmt is None or fmt.bits_per_pixel != 32 \
+            or disp.display.info.image_byte_order != X.LSBFirst:
+        raise CaptureUnavailable(f"unsupported screen format (depth {screen.root_depth});"
+                                 " run the X server at 24-bit colour depth")
 
 
 def require_extensions(disp: display.Display) -> None:
@@ -67,43 +79,91 @@ class X11Keymap:
         return self._map.get(keycode, ())
 
 
+_REPLY_HEAD = struct.Struct("=BBHIBB2xIII8x")
+_START_OF_DATA, _FROM_SERVER, _END_OF_DATA = record.StartOfData, record.FromServer, record.EndOfData
+
+
 class _Input(threading.Thread):
+    """Reads the RECORD data connection's socket itself once the context is enabled.
+
+    python-xlib parses every RECORD reply through its generic request machinery (~300 µs of
+    CPU per reply); the reply layout is fixed (32-byte header, then 32-byte core events), so a
+    struct unpack does the same work in a few µs. python-xlib still creates and frees the context.
+    """
+
     def __init__(self, name: str, sink: Callable[[list[RawInput]], None]) -> None:
         super().__init__(name="deskscribe-input", daemon=True)
         self._rec = display.Display(name)
         self._ctl = display.Display(name)
         self._sink = sink
         self.ready = threading.Event()
-        self._ctx = self._rec.record_create_context(0, [record.AllClients], [{
+        self.failure: str | None = None
+        self._ended = False
+        self._ctx = self._ctl.record_create_context(0, [record.AllClients], [{
             "core_requests": (0, 0), "core_replies": (0, 0), "ext_requests": (0, 0, 0, 0),
             "ext_replies": (0, 0, 0, 0), "delivered_events": (0, 0),
             "device_events": (X.KeyPress, X.MotionNotify), "errors": (0, 0),
             "client_started": False, "client_died": False}])
+        self._ctl.sync()
 
     def run(self) -> None:
-        self._rec.record_enable_context(self._ctx, self._on_reply)
-        self._rec.record_free_context(self._ctx)
+        try:
+            self._read()
+        except Exception as exc:  # surfaced to the recorder as the leaf's failure
+            self.failure = f"input capture stopped: {exc}"
+        else:
+            if not self._ended:
+                self.failure = "the X display closed"
 
-    def _on_reply(self, reply: Any) -> None:
-        category = reply.category
-        if category == record.StartOfData:
-            self.ready.set()
-        if category != record.FromServer or reply.client_swapped:
-            return
-        data: bytes = reply.data
+    def _read(self) -> None:
+        sock = self._rec.display.socket
+        opcode = self._rec.display.get_extension_major(record.extname)
+        sock.sendall(struct.pack("=BBHI", opcode, 5, 2, self._ctx))  # RecordEnableContext
+        buf = b""
+        while True:
+            chunk = sock.recv(65536)
+            if not chunk:
+                return
+            buf += chunk
+            buf, self._ended = self._parse(buf)
+            if self._ended:
+                return
+
+    def _parse(self, buf: bytes) -> tuple[bytes, bool]:
         now = time.monotonic_ns()
-        batch = []
-        for off in range(0, len(data) - 31, 32):
-            code, detail, _, ms, _, _, _, rx, ry, _, _, _, _ = _EVENT.unpack_from(data, off)
-            batch.append(RawInput(code & 0x7F, detail, ms, rx, ry, now))
+        batch: list[RawInput] = []
+        pos = 0
+        while len(buf) - pos >= 32:
+            kind, category, _, length, _, swapped, _, _, _ = _REPLY_HEAD.unpack_from(buf, pos)
+            # Replies and generic events carry a length; other events and errors (e.g. the
+            # MappingNotify every client receives) are exactly 32 bytes.
+            end = pos + 32 + (4 * length if kind in (1, ge.GenericEventCode) else 0)
+            if len(buf) < end:
+                break
+            if kind == 1 and category == _FROM_SERVER and not swapped:
+                for off in range(pos + 32, end - 31, 32):
+                    code, detail, _, ms, _, _, _, rx, ry, _, _, _, _ = _EVENT.unpack_from(buf, off)
+                    batch.append(RawInput(code & 0x7F, detail, ms, rx, ry, now))
+            elif kind == 1 and category == _START_OF_DATA:
+                self.ready.set()
+            elif kind == 1 and category == _END_OF_DATA:
+                if batch:
+                    self._sink(batch)
+                return b"", True
+            pos = end
         if batch:
             self._sink(batch)
+        return buf[pos:], False
 
     def stop(self) -> None:
-        self._ctl.record_disable_context(self._ctx)
-        self._ctl.flush()
+        with contextlib.suppress(error.ConnectionClosedError, OSError):  # display may be gone
+            self._ctl.record_disable_context(self._ctx)
+            self._ctl.sync()
         self.join(timeout=2)
-        self._ctl.close()
+        with contextlib.suppress(error.ConnectionClosedError, OSError):
+            self._ctl.record_free_context(self._ctx)
+            self._ctl.close()
+            self._rec.close()
 
 
 class X11Leaf:
@@ -114,6 +174,7 @@ class X11Leaf:
         self._policy = policy
         self._disp = open_display(display_name)
         require_extensions(self._disp)
+        require_pixel_format(self._disp)
         self._root = self._disp.screen().root
         geo = self._root.get_geometry()
         self.screen = ScreenModel(width=geo.width, height=geo.height)
@@ -125,6 +186,7 @@ class X11Leaf:
         self._clients: dict[int, int | None] = {}
         self._wake_r, self._wake_w = os.pipe()
         self._ready = threading.Event()
+        self._failure: str | None = None
         self._stopping = False
         self._thread = threading.Thread(target=self._run, name="deskscribe-display", daemon=True)
         self._input: _Input | None = None
@@ -153,6 +215,8 @@ class X11Leaf:
         self._input.start()
         if not (self._ready.wait(10) and self._input.ready.wait(10)):
             raise CaptureUnavailable("the X server did not start delivering events within 10 s")
+        if self.failure:
+            raise CaptureUnavailable(self.failure)
 
     def stop(self) -> None:
         if self._input is not None:
@@ -171,40 +235,54 @@ class X11Leaf:
         """Estimated X server time, for screen reads that carry no timestamp."""
         return time.monotonic_ns() // 1_000_000 + self._offset_ms + CLOCK_MARGIN_MS
 
+    @property
+    def failure(self) -> str | None:
+        """Why capture stopped on its own, if it did."""
+        return self._failure or (self._input.failure if self._input is not None else None)
+
     def _run(self) -> None:
-        with mss.MSS(display=self._name) as sct:
-            self._sct = sct
-            self._refresh_layout()
-            self._refresh_focus()
-            pending: list[Rect] = [Rect(0, 0, self.layout.width, self.layout.height)]
-            if self._grab(pending):
-                pending = []
+        try:
+            with mss.MSS(display=self._name) as sct:
+                self._sct = sct
+                self._watch()
+        except (error.ConnectionClosedError, OSError) as exc:
+            self._failure = f"the X display closed ({exc})"
+        except Exception as exc:  # surfaced to the recorder, never a silent stop
+            self._failure = f"window tracking stopped: {exc!r}"
+        finally:
             self._ready.set()
-            first_ms = last_ms = 0.0
-            while not self._stopping:
-                timeout = None
-                if pending:
-                    now = time.monotonic() * 1000
-                    timeout = max(0.0, min(last_ms + SETTLE_MS, first_ms + MAX_DELAY_MS) - now) / 1000
-                readable, _, _ = select.select([self._disp, self._wake_r], [], [], timeout)
-                if self._wake_r in readable:
-                    os.read(self._wake_r, 64)
-                layout_dirty, focus_dirty, damaged = self._drain()
+
+    def _watch(self) -> None:
+        self._refresh_layout()
+        self._refresh_focus()
+        pending: list[Rect] = [Rect(0, 0, self.layout.width, self.layout.height)]
+        if self._grab(pending):
+            pending = []
+        self._ready.set()
+        first_ms = last_ms = 0.0
+        while not self._stopping:
+            timeout = None
+            if pending:
                 now = time.monotonic() * 1000
-                if damaged:
-                    first_ms = first_ms if pending else now
-                    last_ms = now
-                    pending.extend(damaged)
-                if layout_dirty:
-                    self._refresh_layout()
-                    first_ms = first_ms if pending else now
-                    last_ms = now
-                    pending = [Rect(0, 0, self.layout.width, self.layout.height)]
-                if focus_dirty or layout_dirty:
-                    self._refresh_focus()
-                due = now >= last_ms + SETTLE_MS or now >= first_ms + MAX_DELAY_MS
-                if pending and due and self._grab(pending):
-                    pending = []
+                timeout = max(0.0, min(last_ms + SETTLE_MS, first_ms + MAX_DELAY_MS) - now) / 1000
+            readable, _, _ = select.select([self._disp, self._wake_r], [], [], timeout)
+            if self._wake_r in readable:
+                os.read(self._wake_r, 64)
+            layout_dirty, focus_dirty, damaged = self._drain()
+            now = time.monotonic() * 1000
+            if damaged:
+                first_ms = first_ms if pending else now
+                last_ms = now
+                pending.extend(damaged)
+            if layout_dirty and self._refresh_layout():
+                first_ms = first_ms if pending else now
+                last_ms = now
+                pending = [Rect(0, 0, self.layout.width, self.layout.height)]
+            if focus_dirty or layout_dirty:
+                self._refresh_focus()
+            due = now >= last_ms + SETTLE_MS or now >= first_ms + MAX_DELAY_MS
+            if pending and due and self._grab(pending):
+                pending = []
 
     def _drain(self) -> tuple[bool, bool, list[Rect]]:
         layout_dirty = focus_dirty = False
@@ -234,24 +312,33 @@ class X11Leaf:
         return layout_dirty, focus_dirty, damaged
 
     def _grab(self, rects: list[Rect]) -> bool:
-        """Read damaged pixels into the model; False when the layout changed meanwhile."""
+        """Read damaged pixels into the model; False when the layout changed meanwhile.
+
+        Pixels are read with GetImage on this same connection (not mss): its reply is the
+        ordering barrier, since every layout event the server generated before the read is
+        queued here before the reply arrives. That makes a separate sync unnecessary.
+        """
         layout = self.layout
-        boxes = _clip_merge(rects, layout.width, layout.height)
         shots = []
+        boxes = _clip_merge(rects, layout.width, layout.height)
         for r in boxes:
-            shot = self._sct.grab({"left": r.x, "top": r.y, "width": r.width, "height": r.height})
-            shots.append((r, np.frombuffer(shot.bgra, np.uint8).reshape(r.height, r.width, 4)))
+            if r.width * r.height > BIG_READ_PIXELS:  # mss reads large areas 4x faster
+                data = self._sct.grab({"left": r.x, "top": r.y, "width": r.width, "height": r.height}).bgra
+            else:
+                data = self._root.get_image(r.x, r.y, r.width, r.height, X.ZPixmap, 0xFFFFFFFF).data
+            shots.append((r, np.frombuffer(data, np.uint8).reshape(r.height, r.width, 4)))
+        if any(r.width * r.height > BIG_READ_PIXELS for r in boxes):
+            self._disp.sync()  # mss used its own connection: this round trip is the barrier
         # Stamp with the server time after the read: a pre-action snapshot rolls back any
         # read that might already show the action's effect.
         t = self._server_now()
-        self._disp.sync()  # every layout change that preceded the reads is now queued
         while self._disp.pending_events():
             self._backlog.append(self._disp.next_event())
         if any(e.type in _LAYOUT_EVENTS for e in self._backlog):
             return False
         mask = layout.mask()
         for r, bgra in shots:
-            self.screen.patch(r.x, r.y, bgra[:, :, 2::-1],
+            self.screen.patch(r.x, r.y, bgra,
                               mask[r.y:r.y + r.height, r.x:r.x + r.width], t)
         return True
 
@@ -303,7 +390,8 @@ class X11Leaf:
         return WindowInfo(app=app, title=title, pid=pid,
                           geometry=(pos.x, pos.y, geo.width, geo.height))
 
-    def _refresh_layout(self) -> None:
+    def _refresh_layout(self) -> bool:
+        """Re-read the window stack; True when what may be stored changed."""
         windows = []
         for top in self._root.query_tree().children:
             try:
@@ -319,7 +407,11 @@ class X11Leaf:
                 windows.append((Rect(geo.x, geo.y, geo.width + 2 * b, geo.height + 2 * b), keep))
             except (error.BadWindow, error.BadDrawable, error.BadMatch):
                 continue  # gone while we looked: it is not visible
-        self.layout = Layout(self.layout.width, self.layout.height, tuple(windows))
+        layout = Layout(self.layout.width, self.layout.height, tuple(windows))
+        if layout == self.layout:
+            return False
+        self.layout = layout
+        return True
 
     def _refresh_focus(self) -> None:
         prop = self._root.get_full_property(self._atoms["_NET_ACTIVE_WINDOW"], Xatom.WINDOW)

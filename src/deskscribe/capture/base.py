@@ -113,6 +113,9 @@ class Leaf(Protocol):
     @property
     def layout(self) -> Layout: ...
 
+    @property
+    def failure(self) -> str | None: ...
+
     def start(self, *, on_input: Callable[[list[RawInput]], None],
               on_focus: Callable[[int, WindowInfo | None], None]) -> None: ...
 

@@ -26,17 +26,19 @@ KEYFRAME_EVERY = 200
 
 
 class ScreenModel:
+    """Pixels are kept as the grab delivers them (BGRA), so a diff is one uint32 compare."""
+
     def __init__(self, *, width: int, height: int) -> None:
         self.width, self.height = width, height
-        self._pixels = np.zeros((height, width, 3), dtype=np.uint8)
+        self._pixels = np.zeros((height, width, 4), dtype=np.uint8)
         self._undo: deque[tuple[int, int, int, np.ndarray]] = deque()
         self._lock = threading.Lock()
         self.version = 0
 
-    def patch(self, x: int, y: int, rgb: np.ndarray, keep: np.ndarray, server_ms: int) -> None:
-        """Write ``rgb`` at (x, y); pixels where ``keep`` is False become black."""
-        h, w = rgb.shape[:2]
-        clean = np.where(keep[..., None], rgb, 0).astype(np.uint8)
+    def patch(self, x: int, y: int, bgra: np.ndarray, keep: np.ndarray, server_ms: int) -> None:
+        """Write ``bgra`` at (x, y); pixels where ``keep`` is False become black."""
+        h, w = bgra.shape[:2]
+        clean = bgra if keep.all() else _masked(bgra, keep)
         with self._lock:
             region = self._pixels[y:y + h, x:x + w]
             if np.array_equal(region, clean):
@@ -60,14 +62,33 @@ class ScreenModel:
         return pixels, version
 
 
+def _masked(bgra: np.ndarray, keep: np.ndarray) -> np.ndarray:
+    words = np.ascontiguousarray(bgra).view(np.uint32)[..., 0]
+    return np.where(keep, words, 0).astype(np.uint32)[..., None].view(np.uint8)
+
+
+def content_box(pixels: np.ndarray) -> Rect | None:
+    """Bounding box of the non-black pixels (everything outside designated windows is black)."""
+    if pixels.shape[2] == 4:  # ignore the X padding byte
+        nonzero = (np.ascontiguousarray(pixels).view(np.uint32)[..., 0] & 0xFFFFFF) != 0
+    else:
+        nonzero = pixels.any(axis=2)
+    rows, cols = np.flatnonzero(nonzero.any(axis=1)), np.flatnonzero(nonzero.any(axis=0))
+    if rows.size == 0:
+        return None
+    return Rect(int(cols[0]), int(rows[0]), int(cols[-1] - cols[0] + 1), int(rows[-1] - rows[0] + 1))
+
+
 def changed_rects(prev: np.ndarray, cur: np.ndarray, tile: int = TILE) -> list[Rect]:
     """Rectangles (tile-aligned) covering every changed pixel; rows of tiles merged."""
     h, w = cur.shape[:2]
     th, tw = -(-h // tile), -(-w // tile)
-    diff = np.any(prev != cur, axis=2)
-    padded = np.zeros((th * tile, tw * tile), dtype=bool)
-    padded[:h, :w] = diff
-    tiles = np.asarray(padded.reshape(th, tile, tw, tile).any(axis=(1, 3)), dtype=bool)
+    diff = _pixel_diff(prev, cur)
+    if (th * tile, tw * tile) != (h, w):
+        padded = np.zeros((th * tile, tw * tile), dtype=bool)
+        padded[:h, :w] = diff
+        diff = padded
+    tiles = np.asarray(diff.reshape(th, tile, tw, tile).any(axis=(1, 3)), dtype=bool)
     spans: dict[tuple[int, int], Rect] = {}
     out: list[Rect] = []
     for ty in range(th):
@@ -93,9 +114,25 @@ def changed_rects(prev: np.ndarray, cur: np.ndarray, tile: int = TILE) -> list[R
     return out
 
 
+def _pixel_diff(prev: np.ndarray, cur: np.ndarray) -> np.ndarray:
+    """HxW bool of changed pixels; for BGRA one uint32 compare per pixel."""
+    if cur.shape[2] == 4:
+        words = (np.ascontiguousarray(a).view(np.uint32)[..., 0] for a in (prev, cur))
+        return np.asarray(next(words) != next(words), dtype=bool)
+    return np.asarray(np.any(prev != cur, axis=2), dtype=bool)
+
+
+def to_image(pixels: np.ndarray) -> Image.Image:
+    """A BGRA (screen model) or RGB array as an RGB image."""
+    h, w = pixels.shape[:2]
+    if pixels.shape[2] == 4:
+        return Image.frombuffer("RGB", (w, h), np.ascontiguousarray(pixels).tobytes(), "raw", "BGRX", 0, 1)
+    return Image.fromarray(pixels, "RGB")
+
+
 def encode_png(pixels: np.ndarray) -> bytes:
     buf = io.BytesIO()
-    Image.fromarray(pixels, "RGB").save(buf, format="PNG", compress_level=1)
+    to_image(pixels).save(buf, format="PNG", compress_level=1)
     return buf.getvalue()
 
 
@@ -116,12 +153,15 @@ class FrameEncoder:
         if (rects is None or self._keyframe_id is None or changed > KEYFRAME_CHANGED_SHARE * h * w
                 or self._since_key >= KEYFRAME_EVERY):
             self._keyframe_id, self._since_key = frame_id, 0
-            return FrameRecord(frame_id, t_ns, None, (w, h), (FramePart(0, 0, w, h, encode_png(pixels)),))
+            box = content_box(pixels)  # a keyframe is black except where it has content
+            parts = () if box is None else (_crop(pixels, box),)
+            return FrameRecord(frame_id, t_ns, None, (w, h), parts)
         self._since_key += 1
-        parts = tuple(FramePart(r.x, r.y, r.width, r.height,
-                                encode_png(pixels[r.y:r.y + r.height, r.x:r.x + r.width]))
-                      for r in rects)
-        return FrameRecord(frame_id, t_ns, self._keyframe_id, (w, h), parts)
+        return FrameRecord(frame_id, t_ns, self._keyframe_id, (w, h), tuple(_crop(pixels, r) for r in rects))
+
+
+def _crop(pixels: np.ndarray, r: Rect) -> FramePart:
+    return FramePart(r.x, r.y, r.width, r.height, encode_png(pixels[r.y:r.y + r.height, r.x:r.x + r.width]))
 
 
 def rebuild(chain: Iterable[FrameRecord]) -> Image.Image:
