@@ -180,7 +180,8 @@ def measure(rec: Recorder, args: argparse.Namespace) -> dict[str, float]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--idle-seconds", type=float, default=20)
     parser.add_argument("--flood-seconds", type=float, default=5)
     parser.add_argument("--office-seconds", type=float, default=60)
@@ -196,7 +197,7 @@ def main() -> None:
             ("CPU % of one core, idle designated window", "idle_cpu_pct", "{:.2f}"),
             ("CPU % of one core, office-work minute", "office_cpu_pct", "{:.2f}"),
             ("bytes stored per hour of office work", "bytes_per_hour", "{:,.0f}")]
-    print(f"| metric | deskscribe | naive baseline | baseline / deskscribe |\n|---|---:|---:|---:|")
+    print("| metric | deskscribe | naive baseline | baseline / deskscribe |\n|---|---:|---:|---:|")
     for label, key, fmt in rows:
         ratio = f"{base[key] / ours[key]:.1f}×" if ours[key] else "—"
         print(f"| {label} | {fmt.format(ours[key])} | {fmt.format(base[key])} | {ratio} |")
