@@ -23,7 +23,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from Xlib import X, display
+from Xlib import XK, X, display
 from Xlib.ext import xtest
 
 from deskscribe.vdisplay import VirtualDisplay
@@ -121,6 +121,23 @@ def flood(vd: VirtualDisplay, seconds: float) -> int:
     return sent
 
 
+def type_like_a_keyboard(disp: display.Display, text: str, delay: float) -> None:
+    """XTEST key presses on the existing keymap (xdotool type remaps a scratch keycode per
+    character, which no real keyboard does and which makes every X client re-read its keymap)."""
+    shift = disp.keysym_to_keycode(XK.XK_Shift_L)
+    for char in text:
+        keysym = XK.XK_Return if char == "\n" else ord(char)
+        keycode, index = next(iter(disp.keysym_to_keycodes(keysym)))
+        if index & 1:
+            xtest.fake_input(disp, X.KeyPress, shift)
+        xtest.fake_input(disp, X.KeyPress, keycode)
+        xtest.fake_input(disp, X.KeyRelease, keycode)
+        if index & 1:
+            xtest.fake_input(disp, X.KeyRelease, shift)
+        disp.flush()
+        time.sleep(delay)
+
+
 def office(vd: VirtualDisplay, seconds: float) -> None:
     """A person at work: glide, click, type a sentence, Enter, scroll; deterministic."""
     rng = random.Random(7)
@@ -137,8 +154,7 @@ def office(vd: VirtualDisplay, seconds: float) -> None:
         time.sleep(0.3)
         vd.xdotool("click", "1")
         time.sleep(0.5)
-        vd.xdotool("type", "--delay", "120", rng.choice(SENTENCES))
-        vd.xdotool("key", "Return")
+        type_like_a_keyboard(disp, rng.choice(SENTENCES) + "\n", 0.12)
         time.sleep(0.8)
         vd.xdotool("click", "--delay", "150", "--repeat", "3", "5")
         time.sleep(1.0)

@@ -109,6 +109,8 @@ class DataDir:
         """Delete the oldest sealed sessions until the store fits; returns what was deleted."""
         deleted: list[str] = []
         total = self.total_bytes()
+        if total <= budget_bytes:  # the common case: no session needs opening
+            return deleted
         for info in self.sessions():
             if total <= budget_bytes:
                 break

@@ -13,7 +13,6 @@ import queue
 import sqlite3
 import struct
 import threading
-import time
 import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -100,6 +99,7 @@ class SessionWriter:
         self._conn.execute("INSERT OR REPLACE INTO meta VALUES ('schema', ?)", (str(meta.schema_version),))
         self._put_meta("session", json.dumps(meta.to_json()).encode())
         self._queue: queue.Queue[Any] = queue.Queue(maxsize=QUEUE_LIMIT)
+        self._stopping = threading.Event()
         self._staged: list[tuple[int, Event]] = []
         self._next_event = 1
         self._next_frame = 1
@@ -142,21 +142,19 @@ class SessionWriter:
             self.dropped += 1
 
     def _run(self) -> None:
+        """Block for the first item, then sleep out the commit window and take everything
+        queued meanwhile: one wakeup per commit instead of one per event."""
         while True:
-            item = self._queue.get()
-            deadline = time.monotonic() + COMMIT_INTERVAL_S
-            batch = [item]
-            while item is not _STOP:
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
-                    break
+            batch = [self._queue.get()]
+            if batch[0] is not _STOP:
+                self._stopping.wait(COMMIT_INTERVAL_S)
+            while True:
                 try:
-                    item = self._queue.get(timeout=remaining)
+                    batch.append(self._queue.get_nowait())
                 except queue.Empty:
                     break
-                batch.append(item)
             self._write([b for b in batch if b is not _STOP])
-            if batch[-1] is _STOP:
+            if any(b is _STOP for b in batch):
                 return
 
     def _write(self, batch: list[Any]) -> None:
@@ -182,6 +180,7 @@ class SessionWriter:
     def close(self, *, seal: bool = True) -> None:
         """Flush everything queued; a sealed session is complete and may be uploaded."""
         self.flush()
+        self._stopping.set()
         self._queue.put(_STOP)
         self._thread.join()
         if seal:

@@ -27,8 +27,13 @@ from deskscribe.capture.screen import ScreenModel
 from deskscribe.policy import Policy
 
 _EVENT = struct.Struct("=BBHIIIIhhhhHBx")
-SETTLE_MS = 30
-MAX_DELAY_MS = 120
+# Damaged pixels are read once the screen has been quiet for SETTLE_MS (at most MAX_DELAY_MS
+# after the first damage). Reads only keep the model fresh for the next action's pre-action
+# frame, and people rarely act within 150 ms of a change they react to; when they do, the
+# rollback yields a slightly older screen, never a post-action one. Shorter costs CPU per
+# keystroke for no better frames.
+SETTLE_MS = 150
+MAX_DELAY_MS = 600
 CLOCK_MARGIN_MS = 5
 BIG_READ_PIXELS = 256 * 256
 _LAYOUT_EVENTS = frozenset({X.MapNotify, X.UnmapNotify, X.ConfigureNotify, X.CreateNotify,
@@ -69,11 +74,15 @@ class X11Keymap:
         self._map: dict[int, tuple[int, ...]] = {}
         self.refresh(disp)
 
-    def refresh(self, disp: display.Display) -> None:
-        first = disp.display.info.min_keycode
-        count = disp.display.info.max_keycode - first + 1
+    def refresh(self, disp: display.Display, first: int | None = None, count: int | None = None) -> None:
+        """Re-read keycodes [first, first+count); all of them by default."""
+        if first is None or count is None:
+            first = disp.display.info.min_keycode
+            count = disp.display.info.max_keycode - first + 1
         rows = disp.get_keyboard_mapping(first, count)
-        self._map = {first + i: tuple(r) for i, r in enumerate(rows)}
+        updated = dict(self._map)
+        updated.update({first + i: tuple(r) for i, r in enumerate(rows)})
+        self._map = updated  # swapped whole: the pipeline thread reads it without a lock
 
     def keysyms(self, keycode: int) -> Sequence[int]:
         return self._map.get(keycode, ())
@@ -166,6 +175,50 @@ class _Input(threading.Thread):
             self._rec.close()
 
 
+_DAMAGE_NOTIFY = struct.Struct("=BBHIIIhhHH")
+
+
+class _DamageStream:
+    """DamageNotify events on a connection of their own, read from its socket directly.
+
+    Every redraw of a designated app produces a few of these; python-xlib's generic event
+    parser costs ~100 µs each, a struct unpack ~2 µs. Only damage events (plus the broadcast
+    MappingNotify, skipped) ever arrive here because nothing else is requested on it.
+    """
+
+    def __init__(self, name: str) -> None:
+        self._disp = display.Display(name)
+        self._disp.damage_query_version()  # DAMAGE refuses requests before version negotiation
+        self._disp.screen().root.damage_create(damage.DamageReportRawRectangles)
+        self._type = self._disp.extension_event.DamageNotify
+        self._disp.sync()
+        self._sock = self._disp.display.socket
+        self._buf = b""
+
+    def fileno(self) -> int:
+        return int(self._sock.fileno())
+
+    def read(self) -> tuple[list[Rect], int]:
+        """Damaged rectangles now readable, and the latest server time among them."""
+        chunk = self._sock.recv(65536)
+        if not chunk:
+            raise error.ConnectionClosedError("damage connection")
+        buf = self._buf + chunk
+        usable = len(buf) - len(buf) % 32
+        rects, last_ms = [], 0
+        for off in range(0, usable, 32):
+            if buf[off] & 0x7F == self._type:
+                _, _, _, _, _, ms, x, y, w, h = _DAMAGE_NOTIFY.unpack_from(buf, off)
+                rects.append(Rect(x, y, w, h))
+                last_ms = ms
+        self._buf = buf[usable:]
+        return rects, last_ms
+
+    def close(self) -> None:
+        with contextlib.suppress(error.ConnectionClosedError, OSError):
+            self._disp.close()
+
+
 class X11Leaf:
     """Focus, layout and screen model on one display connection and thread."""
 
@@ -206,9 +259,7 @@ class X11Leaf:
               on_focus: Callable[[int, WindowInfo | None], None]) -> None:
         self._on_focus = on_focus
         self._root.change_attributes(event_mask=X.PropertyChangeMask | X.SubstructureNotifyMask)
-        self._disp.damage_query_version()  # DAMAGE refuses requests before version negotiation
-        self._damage = self._root.damage_create(damage.DamageReportRawRectangles)
-        self._damage_type = self._disp.extension_event.DamageNotify
+        self._damage = _DamageStream(self._name)
         self._disp.sync()
         self._input = _Input(self._name, on_input)
         self._thread.start()
@@ -224,6 +275,7 @@ class X11Leaf:
         self._stopping = True
         os.write(self._wake_w, b"x")
         self._thread.join(timeout=3)
+        self._damage.close()
 
     # -- display thread -------------------------------------------------------------------
 
@@ -265,10 +317,15 @@ class X11Leaf:
             if pending:
                 now = time.monotonic() * 1000
                 timeout = max(0.0, min(last_ms + SETTLE_MS, first_ms + MAX_DELAY_MS) - now) / 1000
-            readable, _, _ = select.select([self._disp, self._wake_r], [], [], timeout)
+            readable, _, _ = select.select([self._disp, self._damage, self._wake_r], [], [], timeout)
             if self._wake_r in readable:
                 os.read(self._wake_r, 64)
             layout_dirty, focus_dirty, damaged = self._drain()
+            if self._damage in readable:
+                rects, server_ms = self._damage.read()
+                damaged.extend(rects)
+                if server_ms:
+                    self._observe_time(server_ms)
             now = time.monotonic() * 1000
             if damaged:
                 first_ms = first_ms if pending else now
@@ -288,14 +345,9 @@ class X11Leaf:
         layout_dirty = focus_dirty = False
         damaged: list[Rect] = []
         events, self._backlog = self._backlog, []
-        while self._disp.pending_events():
-            events.append(self._disp.next_event())
+        events.extend(self._disp.next_event() for _ in range(self._disp.pending_events()))
         for ev in events:
-            if ev.type == self._damage_type:
-                a = ev.area
-                damaged.append(Rect(a.x, a.y, a.width, a.height))
-                self._observe_time(ev.timestamp)
-            elif ev.type in _LAYOUT_EVENTS:
+            if ev.type in _LAYOUT_EVENTS:
                 layout_dirty = True
             elif ev.type == X.PropertyNotify:
                 self._observe_time(ev.time)
@@ -306,9 +358,8 @@ class X11Leaf:
                     focus_dirty = True
                 elif ev.atom == self._atoms["_NET_CLIENT_LIST_STACKING"]:
                     layout_dirty = True
-            elif ev.type == X.MappingNotify:
-                self._disp.refresh_keyboard_mapping(ev)
-                self.keymap.refresh(self._disp)
+            elif ev.type == X.MappingNotify and ev.request == X.MappingKeyboard:
+                self.keymap.refresh(self._disp, ev.first_keycode, ev.count)
         return layout_dirty, focus_dirty, damaged
 
     def _grab(self, rects: list[Rect]) -> bool:
@@ -332,8 +383,7 @@ class X11Leaf:
         # Stamp with the server time after the read: a pre-action snapshot rolls back any
         # read that might already show the action's effect.
         t = self._server_now()
-        while self._disp.pending_events():
-            self._backlog.append(self._disp.next_event())
+        self._backlog.extend(self._disp.next_event() for _ in range(self._disp.pending_events()))
         if any(e.type in _LAYOUT_EVENTS for e in self._backlog):
             return False
         mask = layout.mask()
