@@ -215,7 +215,7 @@ def main() -> None:
             ("bytes stored per hour of office work", "bytes_per_hour", "{:,.0f}")]
     print("| metric | deskscribe | naive baseline | baseline / deskscribe |\n|---|---:|---:|---:|")
     for label, key, fmt in rows:
-        ratio = f"{base[key] / ours[key]:.1f}×" if ours[key] else "—"
+        ratio = f"{base[key] / ours[key]:.1f}×" if ours[key] and base[key] else "—"
         print(f"| {label} | {fmt.format(ours[key])} | {fmt.format(base[key])} | {ratio} |")
 
 

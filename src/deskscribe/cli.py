@@ -115,6 +115,7 @@ def record(
     dd.enforce_budget(cfg.storage_budget_bytes)
     writer = dd.create(meta)
     recorder = Recorder(leaf=leaf, writer=writer, policy=pol)
+    recorder.set_frames_paused(dd.free_bytes() < cfg.min_free_bytes)  # decided before any frame
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
@@ -150,15 +151,18 @@ def _record_loop(recorder: Any, writer: Any, dd: DataDir, cfg: Config, stop: thr
     started = time.monotonic()
     tty = sys.stderr.isatty()
     next_check = 0.0
-    while not stop.wait(0.5):
+    warned_low = False
+    while True:
         elapsed = time.monotonic() - started
         if (duration is not None and elapsed >= duration) or recorder.failure:
             break
         if elapsed >= next_check:
             next_check = elapsed + 5
             low = dd.free_bytes() < cfg.min_free_bytes
-            if low and not recorder.stats.frames_paused:
-                typer.echo("warning: disk space is low; screenshots paused, events continue", err=True)
+            if low != warned_low:
+                typer.echo("warning: disk space is low; screenshots paused, events continue" if low
+                           else "disk space recovered; screenshots resumed", err=True)
+                warned_low = low
             recorder.set_frames_paused(low)
             dd.enforce_budget(cfg.storage_budget_bytes, keep=session_id)
         if tty:
@@ -167,6 +171,8 @@ def _record_loop(recorder: Any, writer: Any, dd: DataDir, cfg: Config, stop: thr
             sys.stderr.write(f"\r\033[K● {state} | {writer.events_written} events | "
                              f"{writer.frames_written} frames | {elapsed:.0f}s")
             sys.stderr.flush()
+        if stop.wait(0.5):
+            break
     if tty:
         sys.stderr.write("\n")
 

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -236,3 +238,64 @@ def test_display_going_away_seals_the_session_with_a_clear_error(tmp_path: Path,
     assert "".join(str(e["char"]) for e in events if e["kind"] == "key_down") == "abc"
     listed = deskscribe("sessions", "list", "--json", "--data-dir", str(rec.data_dir)).stdout
     assert '"sealed": true' in listed
+
+
+def dark_pixels(png: Path, box: tuple[int, int, int, int]) -> int:
+    x, y, w, h = box
+    frame = np.asarray(Image.open(png).convert("L"))
+    return int((frame[y:y + h, x:x + w] < 100).sum())
+
+
+def test_pre_action_frame_shows_the_screen_before_the_key_and_periodic_frames_need_change(
+        vd: VirtualDisplay, recorder: RecorderProcess, tmp_path: Path) -> None:
+    proc = vd.spawn(["xterm", "-T", "Fresh", "-geometry", "30x5+700+450", "-e", "cat"])
+    try:
+        win = vd.wait_window(name="Fresh")
+        vd.activate(win)
+        box = geometry(vd, win)
+        recorder.start()
+        time.sleep(3.5)  # idle: at most the first periodic frame, then nothing (no change)
+        vd.xdotool("type", "WWWWWWWW")  # one typing burst: a pre-action frame before the first W
+        time.sleep(1.5)  # the echo changed the screen: the next periodic frame is due
+        recorder.stop()
+    finally:
+        proc.terminate()
+    events = recorder.dump()
+    frames = kinds(events, "frame")
+    first_key = events.index(kinds(events, "key_down")[0])
+    pre = events[first_key - 1]
+    assert pre["kind"] == "frame" and pre["reason"] == "pre_action"
+    periodic_before = [f for f in frames if f["reason"] == "periodic" and f["t_ns"] < pre["t_ns"]]
+    assert len(periodic_before) <= 1
+    after = [f for f in frames if f["reason"] == "periodic" and f["t_ns"] > pre["t_ns"]]
+    assert after, "a changed screen gets a periodic frame"
+    out = tmp_path / "frames"
+    deskscribe("sessions", "frames", recorder.session_id, "--data-dir", str(recorder.data_dir),
+               "--out", str(out))
+    before = dark_pixels(out / f"frame-{int(pre['frame_id']):06d}.png", box)
+    later = dark_pixels(out / f"frame-{int(after[-1]['frame_id']):06d}.png", box)
+    assert later > before + 50  # the eight Ws are only in the later frame
+
+
+def test_low_disk_pauses_frames_but_not_events(vd: VirtualDisplay, xterm: str, tmp_path: Path,
+                                               policy_file: Path) -> None:
+    config = tmp_path / "config.toml"
+    config.write_text("[recorder]\nmin_free_mb = 1000000000\n")  # more than any disk has
+    env = {**vd.env, "DESKSCRIBE_CONFIG": str(config)}
+    vd.activate(xterm)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "deskscribe", "record", "--policy", str(policy_file), "--data-dir",
+         str(tmp_path / "data"), "--display", vd.name, "--duration", "3"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    time.sleep(1.5)
+    vd.xdotool("click", "1")
+    vd.xdotool("type", "--delay", "20", "ok")
+    _, err = proc.communicate(timeout=30)
+    assert proc.returncode == 0, err
+    assert "disk space is low; screenshots paused" in err
+    sid = next((tmp_path / "data" / "sessions").glob("*.db")).stem
+    events = [json.loads(line) for line in deskscribe(
+        "sessions", "dump", sid, "--data-dir", str(tmp_path / "data")).stdout.splitlines()]
+    assert kinds(events, "frame") == []
+    assert "ok" in "".join(str(e["char"]) for e in kinds(events, "key_down"))
+    assert any(e.get("marker") == "frames_off" for e in kinds(events, "marker"))
