@@ -31,8 +31,6 @@ app.add_typer(sessions_app, name="sessions")
 
 DEFAULT_BUDGET_MB = 2048
 DEFAULT_MIN_FREE_MB = 500
-DOUBLE_CLICK_MS = 400  # GTK's default; X11 itself defines no system-wide value
-DOUBLE_CLICK_PX = 5
 
 
 class UserError(Exception):
@@ -105,13 +103,14 @@ def record(
     pol = load_policy(policy)
     cfg, dd = open_datadir(data_dir)
     leaf = open_leaf(display_name=_display_name(display), policy=pol)
+    pointer = leaf.pointer_settings()
     meta = SessionMeta(
         session_id=dd.new_session_id(), contributor_id=dd.contributor_id,
         started_wall_ns=time.time_ns(), os=os_description(),
         monitors=tuple(Monitor(*m) for m in leaf.monitors()),
-        double_click_ms=DOUBLE_CLICK_MS, double_click_px=DOUBLE_CLICK_PX,
+        double_click_ms=pointer.double_click_ms, double_click_px=pointer.double_click_px,
         policy_version=pol.version, recorder_version=__version__,
-        extra={"double_click_source": "default"})
+        extra={"double_click_source": pointer.source})
     dd.enforce_budget(cfg.storage_budget_bytes)
     writer = dd.create(meta)
     recorder = Recorder(leaf=leaf, writer=writer, policy=pol)
@@ -268,7 +267,7 @@ def demo(data_dir: DataDirOpt = None) -> None:
 
     _, dd = open_datadir(data_dir)
     try:
-        run_demo(datadir=dd)
+        run_demo(datadir=dd, command=os.path.relpath(sys.argv[0]) if os.sep in sys.argv[0] else "deskscribe")
     except (VirtualDisplayError, RuntimeError) as exc:
         raise UserError(f"demo failed: {exc}") from None
 

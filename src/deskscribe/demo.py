@@ -63,7 +63,7 @@ def _script(vd: VirtualDisplay, console: Console, terminal: str, chat: str) -> N
         time.sleep(0.3)
 
 
-def run_demo(*, datadir: DataDir, console: Console | None = None) -> str:
+def run_demo(*, datadir: DataDir, command: str = "deskscribe", console: Console | None = None) -> str:
     """Run the scripted session; returns the recorded session id."""
     console = console or Console()
     datadir.root.mkdir(parents=True, exist_ok=True)
@@ -76,6 +76,7 @@ def run_demo(*, datadir: DataDir, console: Console | None = None) -> str:
         vd.spawn(["zenity", "--entry", "--title", "Team Chat", "--text", "Message to a colleague"])
         chat = vd.wait_window(name="Team Chat")
         vd.xdotool("windowmove", "--sync", chat, "760", "120")
+        vd.activate(terminal)
         proc, session_id = _start_recorder(vd, policy, datadir.root)
         console.print(f"recording session [bold]{session_id}[/] (designated: XTerm only)")
         try:
@@ -86,11 +87,11 @@ def run_demo(*, datadir: DataDir, console: Console | None = None) -> str:
             _, err = proc.communicate(timeout=60)
         if proc.returncode != 0:
             raise RuntimeError(f"the recorder failed: {err.strip()}")
-    _summarise(datadir, session_id, console)
+    _summarise(datadir, session_id, console, command)
     return session_id
 
 
-def _summarise(datadir: DataDir, session_id: str, console: Console) -> None:
+def _summarise(datadir: DataDir, session_id: str, console: Console, command: str) -> None:
     reader = datadir.open(session_id)
     events = [e for _, e in reader.iter_events()]
     reader.close()
@@ -109,4 +110,4 @@ def _summarise(datadir: DataDir, session_id: str, console: Console) -> None:
                   f"its text stored: [bold]{'YES' if PRIVATE_TEXT[:10] in typed else 'no'}[/]")
     console.print(f"{info.frames} screenshots (non-designated pixels blacked out), "
                   f"{info.size_bytes / 1024:.0f} KiB encrypted at {info.path}")
-    console.print(f"next: deskscribe sessions dump {session_id} --data-dir {datadir.root}")
+    console.print(f"next: {command} sessions dump {session_id} --data-dir {datadir.root}")

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import getpass
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -299,3 +301,33 @@ def test_low_disk_pauses_frames_but_not_events(vd: VirtualDisplay, xterm: str, t
     assert kinds(events, "frame") == []
     assert "ok" in "".join(str(e["char"]) for e in kinds(events, "key_down"))
     assert any(e.get("marker") == "frames_off" for e in kinds(events, "marker"))
+
+
+def test_session_metadata_describes_the_desktop_not_the_person(
+        vd: VirtualDisplay, xterm: str, recorder: RecorderProcess, tmp_path: Path) -> None:
+    conf = tmp_path / "xsettingsd.conf"
+    conf.write_text("Net/DoubleClickTime 250\nNet/DoubleClickDistance 7\n")
+    settings = vd.spawn(["xsettingsd", "-c", str(conf)])
+    try:
+        disp = display.Display(vd.name)
+        owner_atom = disp.intern_atom("_XSETTINGS_S0")
+        deadline = time.monotonic() + 10
+        while not disp.get_selection_owner(owner_atom) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        disp.close()
+        vd.activate(xterm)
+        recorder.start()
+        recorder.stop()
+    finally:
+        settings.terminate()
+    out = deskscribe("sessions", "dump", recorder.session_id, "--meta", "--data-dir",
+                     str(recorder.data_dir)).stdout
+    meta = json.loads(out.splitlines()[0])
+    assert meta["kind"] == "session"
+    assert meta["monitors"] == [{"x": 0, "y": 0, "width": 1280, "height": 800, "scale": 1.0}]
+    assert (meta["double_click_ms"], meta["double_click_px"]) == (250, 7)
+    assert meta["extra"]["double_click_source"] == "xsettings"
+    assert meta["policy_version"] == "test-1" and meta["recorder_version"]
+    text = json.dumps(meta)
+    for identifying in (socket.gethostname(), getpass.getuser()):
+        assert f'"{identifying}"' not in text

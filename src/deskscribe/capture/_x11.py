@@ -24,6 +24,12 @@ from Xlib.ext import damage, ge, record
 
 from deskscribe.capture.base import CaptureUnavailable, Layout, RawInput, Rect, WindowInfo
 from deskscribe.capture.screen import ScreenModel
+from deskscribe.capture.xsettings import (
+    PointerSettings,
+    parse_xsettings,
+    pointer_settings,
+    scale_from_resources,
+)
 from deskscribe.policy import Policy
 
 _EVENT = struct.Struct("=BBHIIIIhhhhHBx")
@@ -251,9 +257,24 @@ class X11Leaf:
         self._name_atoms = (self._atoms["_NET_WM_NAME"], self._atoms["WM_NAME"])
 
     def monitors(self) -> list[tuple[int, int, int, int, float]]:
+        resources = self._root.get_full_property(Xatom.RESOURCE_MANAGER, Xatom.STRING)
+        text = resources.value.decode("utf-8", "replace") if resources is not None else ""
+        scale = scale_from_resources(text)
         with mss.MSS(display=self._name) as sct:
             mons = sct.monitors[1:] or sct.monitors[:1]
-            return [(m["left"], m["top"], m["width"], m["height"], 1.0) for m in mons]
+            return [(m["left"], m["top"], m["width"], m["height"], scale) for m in mons]
+
+    def pointer_settings(self) -> PointerSettings:
+        """Double-click time/distance from the XSETTINGS manager, when one runs."""
+        selection = self._disp.intern_atom(f"_XSETTINGS_S{self._disp.get_default_screen()}")
+        owner = self._disp.get_selection_owner(selection)
+        prop = None
+        if owner:
+            with contextlib.suppress(error.BadWindow):
+                prop = owner.get_full_property(self._disp.intern_atom("_XSETTINGS_SETTINGS"),
+                                               X.AnyPropertyType)
+        blob = bytes(prop.value) if prop is not None and isinstance(prop.value, bytes | bytearray) else b""
+        return pointer_settings(parse_xsettings(blob))
 
     def start(self, *, on_input: Callable[[list[RawInput]], None],
               on_focus: Callable[[int, WindowInfo | None], None]) -> None:

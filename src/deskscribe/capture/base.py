@@ -12,6 +12,8 @@ from typing import NamedTuple, Protocol
 
 import numpy as np
 
+from deskscribe.capture.xsettings import PointerSettings
+
 # Raw input codes follow the X11 core event numbers; other leaves map onto them.
 KEY_PRESS = 2
 KEY_RELEASE = 3
@@ -122,3 +124,5 @@ class Leaf(Protocol):
     def stop(self) -> None: ...
 
     def monitors(self) -> list[tuple[int, int, int, int, float]]: ...
+
+    def pointer_settings(self) -> PointerSettings: ...
