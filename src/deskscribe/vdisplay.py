@@ -8,6 +8,7 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+import tempfile
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -31,6 +32,7 @@ class VirtualDisplay:
         self.width, self.height = width, height
         self._wm = window_manager
         self._procs: list[subprocess.Popen[bytes]] = []
+        self._tmp: tempfile.TemporaryDirectory[str] | None = None
         self.name = ""
 
     @property
@@ -63,8 +65,9 @@ class VirtualDisplay:
         return self
 
     def _openbox_config(self) -> Path:
-        """A minimal config: no desktop margins, new windows where they ask to be."""
-        path = Path(f"/tmp/deskscribe-openbox-{os.getpid()}.xml")
+        """A minimal config: focus new windows, never follow the mouse."""
+        self._tmp = tempfile.TemporaryDirectory(prefix="deskscribe-vd-")
+        path = Path(self._tmp.name) / "openbox.xml"
         path.write_text(
             '<?xml version="1.0"?><openbox_config xmlns="http://openbox.org/3.4/rc">'
             "<focus><focusNew>yes</focusNew><followMouse>no</followMouse></focus>"
@@ -128,6 +131,9 @@ class VirtualDisplay:
                 proc.kill()
                 proc.wait()
         self._procs.clear()
+        if self._tmp is not None:
+            self._tmp.cleanup()
+            self._tmp = None
 
     def __enter__(self) -> VirtualDisplay:
         return self.start()

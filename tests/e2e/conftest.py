@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from deskscribe.events import Event, validate
 from deskscribe.vdisplay import VirtualDisplay
 
 POLICY = """
@@ -62,8 +63,13 @@ class RecorderProcess:
             self.proc.wait()
 
     def dump(self) -> list[dict[str, object]]:
+        """The session's events; each one is checked against the raw event contract."""
         out = deskscribe("sessions", "dump", self.session_id, "--data-dir", str(self.data_dir))
-        return [json.loads(line) for line in out.stdout.splitlines()]
+        events = [json.loads(line) for line in out.stdout.splitlines()]
+        for e in events:
+            data = {k: v for k, v in e.items() if k not in ("id", "kind", "t_ns")}
+            validate(Event(t_ns=int(e["t_ns"]), kind=str(e["kind"]), data=data))  # type: ignore[call-overload]
+        return events
 
 
 @pytest.fixture(scope="module")
