@@ -110,7 +110,7 @@ def record(
         monitors=tuple(Monitor(*m) for m in leaf.monitors()),
         double_click_ms=pointer.double_click_ms, double_click_px=pointer.double_click_px,
         policy_version=pol.version, recorder_version=__version__,
-        extra={"double_click_source": pointer.source})
+        extra={"double_click_source": pointer.source, "timing_precision_ms": pol.timing_precision_ms})
     dd.enforce_budget(cfg.storage_budget_bytes)
     writer = dd.create(meta)
     recorder = Recorder(leaf=leaf, writer=writer, policy=pol)
@@ -245,6 +245,59 @@ def sessions_frames(session_id: str,
         rebuild(reader.frame_chain(frame_id)).save(out / f"frame-{frame_id:06d}.png")
     reader.close()
     typer.echo(f"wrote {len(ids)} frames to {out}")
+
+
+@app.command()
+def build(
+    out: Annotated[Path, typer.Option("--out", help="Directory for the dataset.")],
+    sessions: Annotated[list[str] | None, typer.Argument(help="Session ids (default: all sealed).")] = None,
+    fmt: Annotated[str, typer.Option("--format", help="hf (Parquet + card), jsonl, or chat.")] = "hf",
+    data_dir: DataDirOpt = None,
+    release_key: Annotated[Path | None, typer.Option(
+        help="File with this release's pseudonym key (created if missing; default: a new random key,"
+             " so pseudonyms link to no other release).")] = None,
+    precision_ms: Annotated[int, typer.Option(help="Time offsets are rounded down to this.")] = 100,
+) -> None:
+    """Turn recorded sessions into an agent-training dataset (reduce, pair, segment, export)."""
+    from rich.progress import Progress
+
+    from deskscribe.dataset.build import Release, build_dataset
+    from deskscribe.dataset.export import FORMATS, open_exporter
+
+    if fmt not in FORMATS:
+        raise UserError(f"unknown format {fmt!r}; choose one of: {', '.join(FORMATS)}")
+    if precision_ms < 1:
+        raise UserError("--precision-ms must be at least 1")
+    _, dd = open_datadir(data_dir)
+    ids = sessions or [i.session_id for i in dd.sessions() if i.sealed and not i.error]
+    if not ids:
+        raise UserError(f"no sealed sessions in {dd.root}; record one first (deskscribe record/demo)")
+    if out.exists() and any(out.iterdir()):
+        raise UserError(f"{out} is not empty; choose a new directory for the dataset")
+    release = Release(key=_release_key(release_key), precision_ms=precision_ms)
+    with Progress(transient=True) as bar:
+        task = bar.add_task("building", total=len(ids))
+        summary = build_dataset(datadir=dd, session_ids=ids, exporter=open_exporter(fmt, out=out),
+                                release=release, fmt=fmt, progress=lambda _: bar.advance(task))
+    kinds = ", ".join(f"{k} {v}" for k, v in sorted(summary.actions.items()))
+    typer.echo(f"built {fmt} dataset in {out}: {summary.episodes} episodes, {summary.steps} steps"
+               f" ({kinds}), {summary.bytes / 1024:.0f} KiB")
+
+
+def _release_key(path: Path | None) -> bytes:
+    import secrets
+
+    if path is None:
+        return secrets.token_bytes(32)
+    if path.exists():
+        key = path.read_bytes()
+        if len(key) < 16:
+            raise UserError(f"release key {path} is too short (need at least 16 bytes)")
+        return key
+    key = secrets.token_bytes(32)
+    path.write_bytes(key)
+    path.chmod(0o600)
+    return key
 
 
 @app.command()

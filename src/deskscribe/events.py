@@ -46,7 +46,7 @@ MARKERS: Final = frozenset(
     {"start", "stop", "pause", "resume", "excluded", "task_start", "task_end", "frames_off",
      "frames_on"}
 )
-FRAME_REASONS: Final = frozenset({"pre_action", "periodic"})
+FRAME_REASONS: Final = frozenset({"pre_action", "periodic", "final"})
 BUTTONS: Final = ("left", "middle", "right")
 MODIFIERS: Final = ("shift", "ctrl", "alt", "super", "altgr", "caps_lock")
 

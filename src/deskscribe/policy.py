@@ -28,6 +28,7 @@ class Policy:
     excluded_titles: tuple[str, ...] = ()
     screenshot_interval_s: float = DEFAULT_SCREENSHOT_INTERVAL_S
     frames: bool = True
+    timing_precision_ms: int = 100
 
     def is_designated(self, app: str | None, title: str | None) -> bool:
         """True only for a known app matching a designated glob and no excluded title."""
@@ -54,6 +55,9 @@ def parse_policy(raw: Mapping[str, Any], *, source: str = "policy") -> Policy:
     frames = raw.get("frames", True)
     if not isinstance(frames, bool):
         raise PolicyError(f"{source}: frames must be true or false")
+    precision = raw.get("timing_precision_ms", 100)
+    if not isinstance(precision, int) or precision < 1:
+        raise PolicyError(f"{source}: timing_precision_ms must be a positive whole number of ms")
     version = raw.get("version")
     if version is None:
         version = "sha256:" + hashlib.sha256(repr(sorted(raw.items())).encode()).hexdigest()[:16]
@@ -63,6 +67,7 @@ def parse_policy(raw: Mapping[str, Any], *, source: str = "policy") -> Policy:
         excluded_titles=tuple(titles),
         screenshot_interval_s=float(interval),
         frames=frames,
+        timing_precision_ms=precision,
     )
 
 

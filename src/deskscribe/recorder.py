@@ -105,6 +105,7 @@ class Recorder:
         self._wake.set()
         self._thread.join()
         now = self._rel(self._clock())
+        self._frame(now, "final", None, only_if_changed=True)  # the state the session ends on
         self._close_exclusion(now)
         self._emit(now, ev.MARKER, {"marker": "stop"})
 
@@ -159,6 +160,8 @@ class Recorder:
             self._emit(t_ns, ev.FOCUS, {"app": info.app, "title": info.title, "pid": info.pid,
                                         "geometry": list(info.geometry), "url": info.url})
         elif self._gate_open or self._excluded_since is None:
+            if self._gate_open:  # the designated screen as it was left
+                self._frame(t_ns, "final", None, only_if_changed=True)
             self._gate_open = False
             self.stats.recording_app = None
             self._excluded_since = t_ns

@@ -1,0 +1,1 @@
+"""Dataset building: raw events -> actions -> steps and episodes -> exports."""

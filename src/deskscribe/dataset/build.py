@@ -1,0 +1,83 @@
+"""Sessions -> episodes -> one export. The only place a build touches identities and time."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+
+from deskscribe.datadir import DataDir
+from deskscribe.dataset.episodes import Episode, EpisodeParams, build_episodes
+from deskscribe.dataset.export.base import BuildSummary, ExportEpisode, Exporter, ExportStep
+from deskscribe.dataset.frames import FrameSource
+from deskscribe.dataset.reduce import ReduceParams, reduce_events
+from deskscribe.events import Event, SessionMeta
+
+
+@dataclass(frozen=True, slots=True)
+class Release:
+    """Per-release secrets: pseudonyms made with this key link nothing across releases."""
+
+    key: bytes
+    precision_ms: int = 100
+
+    def pseudonym(self, kind: str, value: str) -> str:
+        return hmac.new(self.key, f"{kind}:{value}".encode(), hashlib.sha256).hexdigest()[:16]
+
+    def split(self, contributor: str) -> str:
+        """Whole contributors go to one split: 80 % train, 10 % validation, 10 % test."""
+        bucket = int(contributor[:8], 16) % 10
+        return "train" if bucket < 8 else "validation" if bucket == 8 else "test"
+
+
+def screen_size(meta: SessionMeta) -> tuple[int, int]:
+    if not meta.monitors:
+        return (1, 1)
+    x0 = min(m.x for m in meta.monitors)
+    y0 = min(m.y for m in meta.monitors)
+    return (max(m.x + m.width for m in meta.monitors) - x0, max(m.y + m.height for m in meta.monitors) - y0)
+
+
+def session_episodes(meta: SessionMeta, events: list[tuple[int, Event]], precision_ms: int
+                     ) -> list[Episode]:
+    """Reducer thresholds come from the session's own desktop; precision is the coarser of the
+    release's and the policy's."""
+    params = ReduceParams(double_click_ms=meta.double_click_ms, double_click_px=meta.double_click_px)
+    actions = reduce_events(events, params)
+    precision = max(precision_ms, int(meta.extra.get("timing_precision_ms", 0)))
+    return build_episodes(events, actions, EpisodeParams(precision_ms=precision))
+
+
+def build_dataset(*, datadir: DataDir, session_ids: Iterable[str], exporter: Exporter,
+                  release: Release, fmt: str,
+                  progress: Callable[[str], None] = lambda _: None) -> BuildSummary:
+    summary = BuildSummary(fmt=fmt, precision_ms=release.precision_ms,
+                           reduce_version=ReduceParams().version)
+    for sid in session_ids:
+        reader = datadir.open(sid)
+        try:
+            meta = reader.meta
+            events = list(reader.iter_events())
+            episodes = session_episodes(meta, events, release.precision_ms)
+            contributor = release.pseudonym("contributor", meta.contributor_id)
+            frames = FrameSource(reader=reader)
+            w, h = screen_size(meta)
+            for ep in episodes:
+                out = ExportEpisode(
+                    episode_id=release.pseudonym("episode", f"{sid}/{ep.index}"), contributor=contributor,
+                    split=release.split(contributor), instruction=ep.instruction, status=ep.status,
+                    screen=(w, h), steps=[ExportStep(
+                        step=i, t_ms=s.t_ms, app=s.focus.get("app"), title=s.focus.get("title"),
+                        url=s.focus.get("url"), action=s.action.normalised(w, h),
+                        image=None if s.frame_id is None else frames.png(s.frame_id))
+                        for i, s in enumerate(ep.steps)])
+                exporter.add(out)
+                summary.add(out)
+            summary.policy_versions.add(meta.policy_version)
+            summary.recorder_versions.add(meta.recorder_version)
+        finally:
+            reader.close()
+        progress(sid)
+    exporter.close(summary)
+    return summary

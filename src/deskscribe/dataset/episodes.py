@@ -1,0 +1,120 @@
+"""Actions -> steps (each with what the person saw just before) -> episodes.
+
+Explicit task markers define episodes when a session has them; otherwise a session is split at
+`excluded` gaps, long idle gaps and its end. Every episode ends with a `terminate` step.
+"""
+
+from __future__ import annotations
+
+import bisect
+import itertools
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from deskscribe import events as ev
+from deskscribe.dataset.actions import Action
+
+MS = 1_000_000
+
+
+@dataclass(frozen=True, slots=True)
+class EpisodeParams:
+    idle_split_s: float = 300.0
+    precision_ms: int = 100
+
+
+@dataclass(frozen=True, slots=True)
+class Step:
+    action: Action
+    frame_id: int | None
+    focus: dict[str, Any]
+    t_ms: int  # since the episode's start, at the policy's precision
+
+
+@dataclass(slots=True)
+class Episode:
+    index: int
+    instruction: str
+    status: str
+    steps: list[Step] = field(default_factory=list)
+
+
+@dataclass(frozen=True, slots=True)
+class _Marks:
+    """Lookups by raw event id: the latest frame / focus before a given event."""
+
+    frame_ids: list[int]
+    frames: list[int]
+    focus_ids: list[int]
+    focus: list[dict[str, Any]]
+
+    def frame_before(self, event_id: int) -> int | None:
+        i = bisect.bisect_left(self.frame_ids, event_id)
+        return self.frames[i - 1] if i else None
+
+    def focus_before(self, event_id: int) -> dict[str, Any]:
+        i = bisect.bisect_left(self.focus_ids, event_id)
+        return self.focus[i - 1] if i else {}
+
+
+def _marks(events: Sequence[tuple[int, ev.Event]]) -> _Marks:
+    frames = [(i, int(e.data["frame_id"])) for i, e in events if e.kind == ev.FRAME]
+    focus = [(i, dict(e.data)) for i, e in events if e.kind == ev.FOCUS]
+    return _Marks([i for i, _ in frames], [f for _, f in frames],
+                  [i for i, _ in focus], [f for _, f in focus])
+
+
+def _spans(events: Sequence[tuple[int, ev.Event]], actions: Sequence[Action], idle_ns: int
+           ) -> list[tuple[int, int, str, str]]:
+    """(first event id, last event id, instruction, status) of each episode."""
+    spans: list[tuple[int, int, str, str]] = []
+    markers = [(i, e) for i, e in events if e.kind == ev.MARKER]
+    tasks = [(i, e) for i, e in markers if e.data["marker"] in ("task_start", "task_end")]
+    if tasks:
+        start: tuple[int, str] | None = None
+        for i, e in tasks:
+            if e.data["marker"] == "task_start":
+                start = (i, str(e.data.get("instruction", "")))
+            elif start is not None:
+                spans.append((start[0], i, start[1], str(e.data.get("status", "unknown"))))
+                start = None
+        if start is not None:
+            spans.append((start[0], events[-1][0], start[1], "unknown"))
+        return spans
+    cuts = [i for i, e in markers if e.data["marker"] in ("excluded", "pause", "stop")]
+    for prev, nxt in itertools.pairwise(actions):
+        if nxt.t_ns - prev.t_end_ns > idle_ns:
+            cuts.append(nxt.event_ids[0] - 1)
+    begin = 0
+    for cut in [*sorted(set(cuts)), events[-1][0] if events else 0]:
+        spans.append((begin, cut, "", "unknown"))
+        begin = cut + 1
+    return spans
+
+
+def build_episodes(events: Sequence[tuple[int, ev.Event]], actions: Sequence[Action],
+                   params: EpisodeParams = EpisodeParams()) -> list[Episode]:
+    marks = _marks(events)
+    episodes: list[Episode] = []
+    for first, last, instruction, status in _spans(events, actions, int(params.idle_split_s * 1e9)):
+        inside = [a for a in actions if first <= min(a.event_ids) <= last]
+        if not inside:
+            continue
+        ep = Episode(index=len(episodes), instruction=instruction, status=status)
+        t0 = inside[0].t_ns
+        for a in inside:
+            first_id = min(a.event_ids)
+            ep.steps.append(Step(a, marks.frame_before(first_id), marks.focus_before(first_id),
+                                 _coarse(a.t_ns - t0, params.precision_ms)))
+        end = inside[-1]
+        final_frame = marks.frame_before(last + 1)
+        term = Action("terminate", end.t_end_ns, end.t_end_ns, {"status": status}, ())
+        ep.steps.append(Step(term, final_frame, marks.focus_before(last + 1),
+                             _coarse(end.t_end_ns - t0, params.precision_ms)))
+        episodes.append(ep)
+    return episodes
+
+
+def _coarse(delta_ns: int, precision_ms: int) -> int:
+    return (delta_ns // MS) // precision_ms * precision_ms

@@ -1,0 +1,138 @@
+"""What every export format receives, and the dataset card they all write."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+ACTION_FIELDS = ("x", "y", "x2", "y2", "button", "count", "dx", "dy", "text", "keys", "ms", "status")
+
+
+@dataclass(frozen=True, slots=True)
+class ExportStep:
+    step: int
+    t_ms: int
+    app: str | None
+    title: str | None
+    url: str | None
+    action: dict[str, Any]  # type + fields, coordinates in [0, 1]
+    image: bytes | None  # PNG of the screen just before the action
+
+
+@dataclass(frozen=True, slots=True)
+class ExportEpisode:
+    episode_id: str
+    contributor: str  # release-specific pseudonym
+    split: str
+    instruction: str
+    status: str
+    screen: tuple[int, int]
+    steps: list[ExportStep]
+
+
+@dataclass(slots=True)
+class BuildSummary:
+    fmt: str
+    episodes: int = 0
+    steps: int = 0
+    actions: Counter[str] = field(default_factory=Counter)
+    splits: Counter[str] = field(default_factory=Counter)
+    contributors: set[str] = field(default_factory=set)
+    policy_versions: set[str] = field(default_factory=set)
+    recorder_versions: set[str] = field(default_factory=set)
+    reduce_version: str = ""
+    precision_ms: int = 100
+    bytes: int = 0
+
+    def add(self, ep: ExportEpisode) -> None:
+        self.episodes += 1
+        self.steps += len(ep.steps)
+        self.actions.update(s.action["type"] for s in ep.steps)
+        self.splits[ep.split] += 1
+        self.contributors.add(ep.contributor)
+
+
+def image_path(ep: ExportEpisode, step: ExportStep) -> str:
+    return f"images/{ep.episode_id}/{step.step:04d}.png"
+
+
+class Exporter:
+    """Receives episodes one at a time; ``close`` finishes files and writes the card."""
+
+    format_doc = ""
+
+    def __init__(self, *, out: Path) -> None:
+        self.out = out
+        out.mkdir(parents=True, exist_ok=True)
+
+    def add(self, ep: ExportEpisode) -> None:
+        raise NotImplementedError
+
+    def write_image(self, ep: ExportEpisode, step: ExportStep) -> str | None:
+        if step.image is None:
+            return None
+        rel = image_path(ep, step)
+        (self.out / rel).parent.mkdir(parents=True, exist_ok=True)
+        (self.out / rel).write_bytes(step.image)
+        return rel
+
+    def close(self, summary: BuildSummary) -> None:
+        summary.bytes = sum(p.stat().st_size for p in self.out.rglob("*") if p.is_file())
+        (self.out / "README.md").write_text(dataset_card(summary, self.format_doc))
+
+
+def dataset_card(s: BuildSummary, format_doc: str) -> str:
+    counts = "\n".join(f"| {k} | {v} |" for k, v in sorted(s.actions.items()))
+    splits = ", ".join(f"{k}: {v} episodes" for k, v in sorted(s.splits.items()))
+    return f"""---
+license: other
+task_categories: [image-text-to-text]
+tags: [computer-use, gui-agent, deskscribe]
+---
+# deskscribe computer-use dataset
+
+Recordings of people operating designated work applications, made with deskscribe after notice
+and acknowledgement, with everything outside designated apps excluded on the device. Each step
+pairs an action with the screenshot the person saw just before it.
+
+* format: `{s.fmt}`; {s.episodes} episodes, {s.steps} steps, {len(s.contributors)} contributors
+* splits (by contributor, none in two splits): {splits}
+* policy versions: {", ".join(sorted(s.policy_versions))}
+* recorder versions: {", ".join(sorted(s.recorder_versions))}
+* built with reducer parameters version {s.reduce_version}; time offsets at {s.precision_ms} ms
+* no wall-clock dates; contributors appear only as pseudonyms keyed for this release
+
+## Actions
+
+| type | steps |
+|---|---:|
+{counts}
+
+Coordinates are fractions of the screen (`screen.w`, `screen.h` give pixels). Fields by type:
+click `x,y,button,count`; drag `x,y,x2,y2,button`; scroll `x,y,dx,dy` (wheel notches, up and
+right positive); type `text`; key `keys` (pyautogui names, a chord lists its modifiers first);
+move `x,y`; long_press `x,y,ms`; terminate `status`.
+
+## How it was built
+
+`deskscribe build` reduced raw input events to actions, paired each with the pre-action
+screenshot (keyframe plus lossless changed-region crops), split sessions into episodes at task
+markers, or else at excluded gaps, long idle gaps and session ends, and ended every episode with
+a `terminate` step.
+
+{format_doc}
+"""
+
+
+def step_record(ep: ExportEpisode, step: ExportStep, image: str | None) -> dict[str, Any]:
+    return {"episode_id": ep.episode_id, "step": step.step, "t_ms": step.t_ms, "split": ep.split,
+            "contributor": ep.contributor, "instruction": ep.instruction, "image": image,
+            "app": step.app, "title": step.title, "url": step.url,
+            "screen": {"w": ep.screen[0], "h": ep.screen[1]}, "action": step.action}
+
+
+def dumps(record: dict[str, Any]) -> str:
+    return json.dumps(record, ensure_ascii=False, separators=(",", ":"))

@@ -1,0 +1,72 @@
+"""`hf`: Parquet shards per split with an `Image` feature, loadable with `datasets`."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from pathlib import Path
+from typing import Any
+
+from deskscribe.dataset.export.base import ACTION_FIELDS, BuildSummary, ExportEpisode, Exporter
+
+SHARD_STEPS = 2000
+
+
+def features() -> Any:
+    from datasets import Features, Image, Sequence, Value
+
+    action = {"type": Value("string"), "x": Value("float64"), "y": Value("float64"),
+              "x2": Value("float64"), "y2": Value("float64"), "button": Value("string"),
+              "count": Value("int32"), "dx": Value("int32"), "dy": Value("int32"),
+              "text": Value("string"), "keys": Sequence(Value("string")), "ms": Value("int32"),
+              "status": Value("string")}
+    return Features({
+        "episode_id": Value("string"), "step": Value("int32"), "t_ms": Value("int64"),
+        "contributor": Value("string"), "instruction": Value("string"), "image": Image(),
+        "app": Value("string"), "title": Value("string"), "url": Value("string"),
+        "screen_w": Value("int32"), "screen_h": Value("int32"), "action": action})
+
+
+class HFExporter(Exporter):
+    format_doc = """## Files
+
+`data/{split}-NNNNN.parquet`, loadable with
+`datasets.load_dataset("parquet", data_dir=".")`. Columns: `episode_id`, `step`, `t_ms`,
+`contributor`, `instruction`, `image` (Image), `app`, `title`, `url`, `screen_w`, `screen_h`,
+`action` (struct: `type` and the fields of that type, others null)."""
+
+    def __init__(self, *, out: Path) -> None:
+        super().__init__(out=out)
+        self._rows: dict[str, list[dict[str, Any]]] = defaultdict(list)
+        self._shards: dict[str, int] = defaultdict(int)
+        self._features = features()
+
+    def add(self, ep: ExportEpisode) -> None:
+        rows = self._rows[ep.split]
+        for step in ep.steps:
+            action = {k: step.action.get(k) for k in ("type", *ACTION_FIELDS)}
+            action["keys"] = action["keys"] or []
+            rows.append({
+                "episode_id": ep.episode_id, "step": step.step, "t_ms": step.t_ms,
+                "contributor": ep.contributor, "instruction": ep.instruction,
+                "image": None if step.image is None else {"bytes": step.image, "path": None},
+                "app": step.app, "title": step.title, "url": step.url,
+                "screen_w": ep.screen[0], "screen_h": ep.screen[1], "action": action})
+        if len(rows) >= SHARD_STEPS:
+            self._flush(ep.split)
+
+    def _flush(self, split: str) -> None:
+        from datasets import Dataset
+
+        rows = self._rows.pop(split, [])
+        if not rows:
+            return
+        (self.out / "data").mkdir(exist_ok=True)
+        shard = self._shards[split]
+        self._shards[split] += 1
+        Dataset.from_list(rows, features=self._features).to_parquet(
+            str(self.out / "data" / f"{split}-{shard:05d}.parquet"))
+
+    def close(self, summary: BuildSummary) -> None:
+        for split in list(self._rows):
+            self._flush(split)
+        super().close(summary)

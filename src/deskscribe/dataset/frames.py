@@ -1,0 +1,38 @@
+"""Screenshots for a build: keyframe + crops replayed in order, one canvas kept per session."""
+
+from __future__ import annotations
+
+import io
+
+from PIL import Image
+
+from deskscribe.capture.screen import rebuild
+from deskscribe.store import SessionReader
+
+
+class FrameSource:
+    """Builds walk frames forward, so each delta is applied once instead of once per step."""
+
+    def __init__(self, *, reader: SessionReader) -> None:
+        self._reader = reader
+        self._id: int | None = None
+        self._base: int | None = None
+        self._canvas: Image.Image | None = None
+
+    def image(self, frame_id: int) -> Image.Image:
+        record = self._reader.frame_record(frame_id)
+        base = record.frame_id if record.base is None else record.base
+        if self._canvas is None or self._id is None or base != self._base or frame_id < self._id:
+            self._canvas = rebuild(self._reader.frame_chain(frame_id))
+        else:
+            for rec in self._reader.frame_chain(frame_id):
+                if rec.frame_id > self._id:
+                    for part in rec.parts:
+                        self._canvas.paste(Image.open(io.BytesIO(part.png)).convert("RGB"), (part.x, part.y))
+        self._id, self._base = frame_id, base
+        return self._canvas.copy()
+
+    def png(self, frame_id: int) -> bytes:
+        buf = io.BytesIO()
+        self.image(frame_id).save(buf, format="PNG", compress_level=6)
+        return buf.getvalue()
