@@ -170,9 +170,11 @@ def test_frame_blacks_out_a_non_designated_window_over_a_designated_one(
     recorder.stop()
     deskscribe("sessions", "frames", recorder.session_id, "--data-dir", str(recorder.data_dir),
                "--out", str(tmp_path / "frames"))
-    pngs = sorted((tmp_path / "frames").glob("*.png"))
-    assert pngs
-    frame = np.asarray(Image.open(pngs[-1]).convert("RGB"))
+    events = recorder.dump()
+    click = events.index(kinds(events, "mouse_down")[0])
+    assert events[click - 1]["kind"] == "frame"  # the screen as it was when the click happened
+    frame_png = tmp_path / "frames" / f"frame-{int(events[click - 1]['frame_id']):06d}.png"
+    frame = np.asarray(Image.open(frame_png).convert("RGB"))
     assert frame[zy:zy + zh, zx:zx + zw].max() == 0  # the dialog's pixels never stored
     x, y, _, _ = geometry(vd, xterm)
     assert np.median(frame[y:y + 100, x:x + 200]) == 255  # xterm's white background is kept
