@@ -88,7 +88,24 @@ def run_demo(*, datadir: DataDir, command: str = "deskscribe", console: Console 
         if proc.returncode != 0:
             raise RuntimeError(f"the recorder failed: {err.strip()}")
     _summarise(datadir, session_id, console, command)
+    _build(datadir, session_id, console)
     return session_id
+
+
+def _build(datadir: DataDir, session_id: str, console: Console) -> None:
+    """The step the recordings exist for: a Hugging Face dataset of steps and episodes."""
+    import secrets
+
+    from deskscribe.dataset.build import Release, build_dataset
+    from deskscribe.dataset.export import open_exporter
+
+    out = datadir.root / "datasets" / f"demo-{session_id}"
+    summary = build_dataset(datadir=datadir, session_ids=[session_id], exporter=open_exporter("hf", out=out),
+                            release=Release(key=secrets.token_bytes(32)), fmt="hf")
+    kinds = ", ".join(f"{k} {v}" for k, v in sorted(summary.actions.items()))
+    console.print(f"[bold]dataset[/]: {summary.episodes} episodes, {summary.steps} steps ({kinds}), "
+                  f"{summary.bytes / 1024:.0f} KiB at {out}")
+    console.print(f"load it with: datasets.load_dataset('parquet', data_dir='{out}')")
 
 
 def _summarise(datadir: DataDir, session_id: str, console: Console, command: str) -> None:

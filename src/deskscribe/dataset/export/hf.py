@@ -55,7 +55,10 @@ class HFExporter(Exporter):
             self._flush(ep.split)
 
     def _flush(self, split: str) -> None:
+        import datasets
         from datasets import Dataset
+
+        datasets.disable_progress_bars()  # the build shows its own progress
 
         rows = self._rows.pop(split, [])
         if not rows:
