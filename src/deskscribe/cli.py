@@ -17,6 +17,7 @@ import typer
 
 from deskscribe import __version__
 from deskscribe.capture.base import CaptureUnavailable
+from deskscribe.control import ControlError, ControlServer, request, socket_path
 from deskscribe.datadir import DataDir
 from deskscribe.events import Monitor, SessionMeta, os_description
 from deskscribe.keys import DataKeyError, FileKeyBackend, KeyBackend, KeyringBackend, os_keyring_available
@@ -28,6 +29,8 @@ app = typer.Typer(help="Record work-app interaction with consent, redact on devi
                   no_args_is_help=True, pretty_exceptions_enable=False, add_completion=False)
 sessions_app = typer.Typer(help="Inspect and delete locally recorded sessions.", no_args_is_help=True)
 app.add_typer(sessions_app, name="sessions")
+task_app = typer.Typer(help="Mark where a task starts and ends while recording.", no_args_is_help=True)
+app.add_typer(task_app, name="task")
 
 DEFAULT_BUDGET_MB = 2048
 DEFAULT_MIN_FREE_MB = 500
@@ -111,17 +114,25 @@ def record(
         double_click_ms=pointer.double_click_ms, double_click_px=pointer.double_click_px,
         policy_version=pol.version, recorder_version=__version__,
         extra={"double_click_source": pointer.source, "timing_precision_ms": pol.timing_precision_ms})
+    handlers: list[Recorder] = []  # the control socket exists before the session does
+    control = ControlServer(path=socket_path(dd.root),
+                            handle=_control_handler(lambda: handlers[0], meta.session_id))
     dd.enforce_budget(cfg.storage_budget_bytes)
     writer = dd.create(meta)
     recorder = Recorder(leaf=leaf, writer=writer, policy=pol)
+    handlers.append(recorder)
     recorder.set_frames_paused(dd.free_bytes() < cfg.min_free_bytes)  # decided before any frame
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
     recorder.start()
+    control.start()
     typer.echo(f"recording session {meta.session_id} (designated: {', '.join(pol.designated_apps)});"
                " Ctrl+C stops", err=True)
-    _record_loop(recorder, writer, dd, cfg, stop, duration, meta.session_id)
+    try:
+        _record_loop(recorder, writer, dd, cfg, stop, duration, meta.session_id)
+    finally:
+        control.stop()
     recorder.stop()
     writer.close(seal=True)
     if recorder.failure:
@@ -132,6 +143,36 @@ def record(
                f"{writer.frames_written} frames, {writer.bytes_written} bytes, "
                f"{s.inputs_excluded} inputs outside designated apps not recorded, "
                f"{s.dropped + writer.dropped} dropped")
+
+
+def _control_handler(get_recorder: Any, session_id: str) -> Any:
+    """Requests `deskscribe task ...` sends to the running recorder."""
+    open_task: list[str] = []
+
+    def handle(req: dict[str, Any]) -> dict[str, Any]:
+        cmd = req.get("cmd")
+        recorder = get_recorder()
+        if cmd == "task_start":
+            instruction = str(req.get("instruction", "")).strip()
+            if not instruction:
+                return {"ok": False, "error": "a task needs an instruction"}
+            if open_task:
+                recorder.add_marker("task_end", status="unknown")
+            open_task[:] = [instruction]
+            recorder.add_marker("task_start", instruction=instruction)
+            return {"ok": True, "session": session_id}
+        if cmd == "task_end":
+            status = req.get("status")
+            if status not in ("success", "fail"):
+                return {"ok": False, "error": "status must be success or fail"}
+            if not open_task:
+                return {"ok": False, "error": "no task is open; start one with `deskscribe task start`"}
+            open_task.clear()
+            recorder.add_marker("task_end", status=status)
+            return {"ok": True, "session": session_id}
+        return {"ok": False, "error": f"unknown command {cmd!r}"}
+
+    return handle
 
 
 def _display_name(flag: str | None) -> str:
@@ -247,6 +288,26 @@ def sessions_frames(session_id: str,
     typer.echo(f"wrote {len(ids)} frames to {out}")
 
 
+@task_app.command("start")
+def task_start(
+    instruction: Annotated[str, typer.Argument(help="What the task is, as you would tell an agent.")],
+    data_dir: DataDirOpt = None,
+) -> None:
+    """Start a task: the steps until `task end` form one episode with this instruction."""
+    cfg = load_config(data_dir)
+    request(socket_path(cfg.data_dir), {"cmd": "task_start", "instruction": instruction})
+    typer.echo(f"task started: {instruction}")
+
+
+@task_app.command("end")
+def task_end(status: Annotated[str, typer.Option(help="success or fail")] = "success",
+             data_dir: DataDirOpt = None) -> None:
+    """End the current task with its outcome."""
+    cfg = load_config(data_dir)
+    request(socket_path(cfg.data_dir), {"cmd": "task_end", "status": status})
+    typer.echo(f"task ended: {status}")
+
+
 @app.command()
 def build(
     out: Annotated[Path, typer.Option("--out", help="Directory for the dataset.")],
@@ -334,7 +395,7 @@ def version() -> None:
 def main() -> None:
     try:
         app()
-    except (UserError, PolicyError, StoreError, CaptureUnavailable, DataKeyError) as exc:
+    except (UserError, PolicyError, StoreError, CaptureUnavailable, DataKeyError, ControlError) as exc:
         typer.echo(f"deskscribe: error: {exc}", err=True)
         sys.exit(2)
     except OSError as exc:

@@ -89,6 +89,10 @@ class Recorder:
     def failure(self) -> str | None:
         return self._leaf.failure
 
+    def add_marker(self, marker: str, **data: Any) -> None:
+        """A marker from outside capture (task boundaries), stored in order with the input."""
+        self._offer(("marker", marker, data))
+
     def set_frames_paused(self, paused: bool) -> None:
         self._offer(("frames", paused))
 
@@ -124,6 +128,8 @@ class Recorder:
                         self._input(raw)
                 elif item[0] == "focus":
                     self._focus(self._rel(item[1]), item[2])
+                elif item[0] == "marker":
+                    self._emit(self._rel(self._clock()), ev.MARKER, {"marker": item[1], **item[2]})
                 else:
                     self._frames_paused(item[1])
             if self._stopping:

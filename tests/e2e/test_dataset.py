@@ -229,3 +229,38 @@ def test_build_refuses_bad_input(recorded: dict[str, Any], tmp_path: Path) -> No
     assert (tmp_path / "full" / "keep.txt").read_text() == "mine"
     empty = deskscribe("build", "--data-dir", str(tmp_path / "none"), "--out", str(tmp_path / "y"), check=False)
     assert empty.returncode == 2 and "no sealed sessions" in empty.stderr
+
+
+def test_task_commands_make_an_episode_with_instruction_and_outcome(
+        vd: VirtualDisplay, xterm_for_tasks: str, tmp_path: Path) -> None:
+    policy = tmp_path / "policy.toml"
+    policy.write_text('designated_apps = ["XTerm"]\nscreenshot_interval_s = 30\n')
+    data = tmp_path / "data"
+    vd.activate(xterm_for_tasks)
+    rec = RecorderProcess(vd=vd, data_dir=data, policy=policy).start()
+    second = deskscribe("record", "--policy", str(policy), "--data-dir", str(data), "--display", vd.name,
+                        "--duration", "1", check=False)
+    assert second.returncode == 2 and "already running" in second.stderr
+    vd.xdotool("mousemove", "--sync", "200", "560")
+    vd.xdotool("click", "1")
+    deskscribe("task", "start", "Write a greeting", "--data-dir", str(data))
+    vd.xdotool("type", "--delay", "30", "hi there")
+    vd.xdotool("key", "Return")
+    deskscribe("task", "end", "--status", "success", "--data-dir", str(data))
+    vd.xdotool("click", "1")
+    rec.stop()
+    missing = deskscribe("task", "end", "--data-dir", str(data), check=False)
+    assert missing.returncode == 2 and "no recorder is running" in missing.stderr
+    out = tmp_path / "out"
+    deskscribe("build", "--data-dir", str(data), "--out", str(out), "--format", "jsonl")
+    steps = [json.loads(line) for line in (out / "steps.jsonl").read_text().splitlines()]
+    assert [(s["instruction"], s["action"]["type"]) for s in steps] == [
+        ("Write a greeting", "type"), ("Write a greeting", "key"), ("Write a greeting", "terminate")]
+    assert steps[0]["action"]["text"] == "hi there" and steps[-1]["action"]["status"] == "success"
+
+
+@pytest.fixture(scope="module")
+def xterm_for_tasks(vd: VirtualDisplay) -> Iterator[str]:
+    proc = vd.spawn(["xterm", "-T", "Tasks", "-geometry", "60x10+100+500", "-e", "cat"])
+    yield vd.wait_window(name="Tasks")
+    proc.terminate()
