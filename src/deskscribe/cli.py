@@ -345,6 +345,30 @@ def build(
                f" ({kinds}), {summary.bytes / 1024:.0f} KiB")
 
 
+@app.command()
+def replay(
+    export_dir: Annotated[Path, typer.Argument(help="A `--format jsonl` export.")],
+    launch: Annotated[str, typer.Option(help="Command that starts a fresh instance of the app.")],
+    episode: Annotated[str | None, typer.Option(help="Episode id (default: the first).")] = None,
+) -> None:
+    """Re-perform an episode on a fresh virtual desktop and report how many steps reproduce."""
+    import shlex
+
+    from deskscribe.dataset.replay import ReplayError, load_episode, run_replay
+
+    try:
+        steps = load_episode(export_dir, episode)
+        results = run_replay(export_dir=export_dir, steps=steps, command=shlex.split(launch),
+                             progress=lambda r: typer.echo(
+                                 f"step {r.step:3d} {r.action:10s} {r.similarity:7.2%}"
+                                 f" {'match' if r.matched else 'differs'}"))
+    except (ReplayError, VirtualDisplayError) as exc:
+        raise UserError(str(exc)) from None
+    matched = sum(r.matched for r in results)
+    typer.echo(f"replayed episode {steps[0]['episode_id']}: {matched}/{len(results)} steps reproduce"
+               f" the recorded screen ({matched / max(len(results), 1):.0%})")
+
+
 def _release_key(path: Path | None) -> bytes:
     import secrets
 

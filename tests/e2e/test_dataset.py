@@ -264,3 +264,33 @@ def xterm_for_tasks(vd: VirtualDisplay) -> Iterator[str]:
     proc = vd.spawn(["xterm", "-T", "Tasks", "-geometry", "60x10+100+500", "-e", "cat"])
     yield vd.wait_window(name="Tasks")
     proc.terminate()
+
+
+def test_replay_reproduces_a_recorded_episode(vd: VirtualDisplay, tmp_path: Path) -> None:
+    launch = ["xterm", "-T", "Replayed", "-geometry", "80x20+40+40", "-e", "cat"]
+    policy = tmp_path / "policy.toml"
+    policy.write_text('designated_apps = ["XTerm"]\nscreenshot_interval_s = 30\n')
+    proc = vd.spawn(launch)
+    try:
+        vd.activate(vd.wait_window(name="Replayed"))
+        rec = RecorderProcess(vd=vd, data_dir=tmp_path / "data", policy=policy).start()
+        x = vd.xdotool
+        x("mousemove", "--sync", "200", "150")
+        x("click", "1")
+        time.sleep(1.2)
+        x("type", "--delay", "40", "first line")
+        x("key", "Return")
+        time.sleep(1.2)
+        x("type", "--delay", "40", "Second: 42!")
+        x("key", "Return")
+        time.sleep(1.0)
+        rec.stop()
+    finally:
+        proc.terminate()
+    out = tmp_path / "out"
+    deskscribe("build", "--data-dir", str(rec.data_dir), "--out", str(out), "--format", "jsonl")
+    result = deskscribe("replay", str(out), "--launch", " ".join(launch))
+    lines = result.stdout.strip().splitlines()
+    assert lines[-1].startswith("replayed episode") and "5/5 steps reproduce" in lines[-1], result.stdout
+    broken = deskscribe("replay", str(tmp_path), "--launch", "xterm", check=False)
+    assert broken.returncode == 2 and "no steps.jsonl" in broken.stderr

@@ -70,6 +70,7 @@ def build_dataset(*, datadir: DataDir, session_ids: Iterable[str], exporter: Exp
                     screen=(w, h), steps=[ExportStep(
                         step=i, t_ms=s.t_ms, app=s.focus.get("app"), title=s.focus.get("title"),
                         url=s.focus.get("url"), action=s.action.normalised(w, h),
+                        window=s.focus.get("geometry"),
                         image=None if s.frame_id is None else frames.png(s.frame_id))
                         for i, s in enumerate(ep.steps)])
                 exporter.add(out)

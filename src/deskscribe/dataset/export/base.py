@@ -20,6 +20,7 @@ class ExportStep:
     url: str | None
     action: dict[str, Any]  # type + fields, coordinates in [0, 1]
     image: bytes | None  # PNG of the screen just before the action
+    window: list[int] | None = None  # focused window x, y, w, h in pixels
 
 
 @dataclass(frozen=True, slots=True)
@@ -130,7 +131,7 @@ a `terminate` step.
 def step_record(ep: ExportEpisode, step: ExportStep, image: str | None) -> dict[str, Any]:
     return {"episode_id": ep.episode_id, "step": step.step, "t_ms": step.t_ms, "split": ep.split,
             "contributor": ep.contributor, "instruction": ep.instruction, "image": image,
-            "app": step.app, "title": step.title, "url": step.url,
+            "app": step.app, "title": step.title, "url": step.url, "window": step.window,
             "screen": {"w": ep.screen[0], "h": ep.screen[1]}, "action": step.action}
 
 
