@@ -266,15 +266,15 @@ def xterm_for_tasks(vd: VirtualDisplay) -> Iterator[str]:
     proc.terminate()
 
 
-def test_replay_reproduces_a_recorded_episode(vd: VirtualDisplay, tmp_path: Path) -> None:
+def test_replay_reproduces_a_recorded_episode(tmp_path: Path) -> None:
     launch = ["xterm", "-T", "Replayed", "-geometry", "80x20+40+40", "-e", "cat"]
     policy = tmp_path / "policy.toml"
     policy.write_text('designated_apps = ["XTerm"]\nscreenshot_interval_s = 30\n')
-    proc = vd.spawn(launch)
-    try:
-        vd.activate(vd.wait_window(name="Replayed"))
-        rec = RecorderProcess(vd=vd, data_dir=tmp_path / "data", policy=policy).start()
-        x = vd.xdotool
+    with VirtualDisplay() as own:  # recorded on a clean desktop, as the replay will be
+        own.spawn(launch)
+        own.activate(own.wait_window(name="Replayed"))
+        rec = RecorderProcess(vd=own, data_dir=tmp_path / "data", policy=policy).start()
+        x = own.xdotool
         x("mousemove", "--sync", "200", "150")
         x("click", "1")
         time.sleep(1.2)
@@ -285,8 +285,6 @@ def test_replay_reproduces_a_recorded_episode(vd: VirtualDisplay, tmp_path: Path
         x("key", "Return")
         time.sleep(1.0)
         rec.stop()
-    finally:
-        proc.terminate()
     out = tmp_path / "out"
     deskscribe("build", "--data-dir", str(rec.data_dir), "--out", str(out), "--format", "jsonl")
     result = deskscribe("replay", str(out), "--launch", " ".join(launch))

@@ -125,9 +125,15 @@ class Injector:
             self.press(a["keys"])
 
 
-def similarity(recorded: np.ndarray, now: np.ndarray) -> float:
-    """Share of kept (non-black in the recording) pixels that are identical now."""
+def similarity(recorded: np.ndarray, now: np.ndarray, window: Sequence[int] | None = None) -> float:
+    """Share of kept (non-black in the recording) pixels that are identical now, inside the
+    focused window when known: other apps on the recorded desktop are not the episode's state."""
     kept = recorded.any(axis=2)
+    if window:
+        x, y, w, h = window
+        inside = np.zeros_like(kept)
+        inside[max(y, 0):y + h, max(x, 0):x + w] = True
+        kept &= inside
     if not kept.any():
         return 1.0
     return float((recorded[kept] == now[kept]).all(axis=1).mean())
@@ -146,7 +152,8 @@ def replay(*, export_dir: Path, steps: list[dict[str, Any]], disp: display.Displ
         injector.perform(step["action"])
         time.sleep(SETTLE_S)
         recorded = np.asarray(Image.open(export_dir / nxt["image"]).convert("RGB"))
-        result = StepResult(step["step"], step["action"]["type"], similarity(recorded, grab()))
+        result = StepResult(step["step"], step["action"]["type"],
+                            similarity(recorded, grab(), nxt.get("window")))
         progress(result)
         results.append(result)
     return results
