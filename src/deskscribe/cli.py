@@ -22,6 +22,7 @@ from deskscribe.datadir import DataDir
 from deskscribe.events import Monitor, SessionMeta, os_description
 from deskscribe.keys import DataKeyError, FileKeyBackend, KeyBackend, KeyringBackend, os_keyring_available
 from deskscribe.policy import PolicyError, load_policy
+from deskscribe.recording import control_handler, run_until_stopped
 from deskscribe.store import StoreError
 from deskscribe.vdisplay import VirtualDisplayError
 
@@ -116,7 +117,7 @@ def record(
         extra={"double_click_source": pointer.source, "timing_precision_ms": pol.timing_precision_ms})
     handlers: list[Recorder] = []  # the control socket exists before the session does
     control = ControlServer(path=socket_path(dd.root),
-                            handle=_control_handler(lambda: handlers[0], meta.session_id))
+                            handle=control_handler(lambda: handlers[0], meta.session_id))
     dd.enforce_budget(cfg.storage_budget_bytes)
     writer = dd.create(meta)
     recorder = Recorder(leaf=leaf, writer=writer, policy=pol)
@@ -130,7 +131,8 @@ def record(
     typer.echo(f"recording session {meta.session_id} (designated: {', '.join(pol.designated_apps)});"
                " Ctrl+C stops", err=True)
     try:
-        _record_loop(recorder, writer, dd, cfg, stop, duration, meta.session_id)
+        run_until_stopped(recorder, writer, dd, stop, duration=duration, session_id=meta.session_id,
+                          budget_bytes=cfg.storage_budget_bytes, min_free_bytes=cfg.min_free_bytes)
     finally:
         control.stop()
     recorder.stop()
@@ -145,36 +147,6 @@ def record(
                f"{s.dropped + writer.dropped} dropped")
 
 
-def _control_handler(get_recorder: Any, session_id: str) -> Any:
-    """Requests `deskscribe task ...` sends to the running recorder."""
-    open_task: list[str] = []
-
-    def handle(req: dict[str, Any]) -> dict[str, Any]:
-        cmd = req.get("cmd")
-        recorder = get_recorder()
-        if cmd == "task_start":
-            instruction = str(req.get("instruction", "")).strip()
-            if not instruction:
-                return {"ok": False, "error": "a task needs an instruction"}
-            if open_task:
-                recorder.add_marker("task_end", status="unknown")
-            open_task[:] = [instruction]
-            recorder.add_marker("task_start", instruction=instruction)
-            return {"ok": True, "session": session_id}
-        if cmd == "task_end":
-            status = req.get("status")
-            if status not in ("success", "fail"):
-                return {"ok": False, "error": "status must be success or fail"}
-            if not open_task:
-                return {"ok": False, "error": "no task is open; start one with `deskscribe task start`"}
-            open_task.clear()
-            recorder.add_marker("task_end", status=status)
-            return {"ok": True, "session": session_id}
-        return {"ok": False, "error": f"unknown command {cmd!r}"}
-
-    return handle
-
-
 def _display_name(flag: str | None) -> str:
     name = flag or os.environ.get("DISPLAY")
     if not name and os.environ.get("WAYLAND_DISPLAY"):
@@ -184,37 +156,6 @@ def _display_name(flag: str | None) -> str:
         raise CaptureUnavailable("no display: DISPLAY is not set; run inside an X11 session,"
                                  " pass --display, or try `deskscribe demo` for a virtual one")
     return name
-
-
-def _record_loop(recorder: Any, writer: Any, dd: DataDir, cfg: Config, stop: threading.Event,
-                 duration: float | None, session_id: str) -> None:
-    started = time.monotonic()
-    tty = sys.stderr.isatty()
-    next_check = 0.0
-    warned_low = False
-    while True:
-        elapsed = time.monotonic() - started
-        if (duration is not None and elapsed >= duration) or recorder.failure:
-            break
-        if elapsed >= next_check:
-            next_check = elapsed + 5
-            low = dd.free_bytes() < cfg.min_free_bytes
-            if low != warned_low:
-                typer.echo("warning: disk space is low; screenshots paused, events continue" if low
-                           else "disk space recovered; screenshots resumed", err=True)
-                warned_low = low
-            recorder.set_frames_paused(low)
-            dd.enforce_budget(cfg.storage_budget_bytes, keep=session_id)
-        if tty:
-            s = recorder.stats
-            state = f"recording {s.recording_app}" if s.recording_app else "paused: not a designated app"
-            sys.stderr.write(f"\r\033[K● {state} | {writer.events_written} events | "
-                             f"{writer.frames_written} frames | {elapsed:.0f}s")
-            sys.stderr.flush()
-        if stop.wait(0.5):
-            break
-    if tty:
-        sys.stderr.write("\n")
 
 
 @sessions_app.command("list")

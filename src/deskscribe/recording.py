@@ -1,0 +1,83 @@
+"""The `record` command's run loop and the requests its control socket answers."""
+
+from __future__ import annotations
+
+import sys
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+from deskscribe.datadir import DataDir
+from deskscribe.recorder import Recorder
+from deskscribe.store import SessionWriter
+
+
+def _say(message: str, err: bool = False) -> None:
+    print(message, file=sys.stderr if err else sys.stdout, flush=True)
+
+
+def control_handler(get_recorder: Callable[[], Recorder], session_id: str
+                    ) -> Callable[[dict[str, Any]], dict[str, Any]]:
+    """Requests `deskscribe task ...` sends to the running recorder."""
+    open_task: list[str] = []
+
+    def handle(req: dict[str, Any]) -> dict[str, Any]:
+        cmd = req.get("cmd")
+        recorder = get_recorder()
+        if cmd == "task_start":
+            instruction = str(req.get("instruction", "")).strip()
+            if not instruction:
+                return {"ok": False, "error": "a task needs an instruction"}
+            if open_task:
+                recorder.add_marker("task_end", status="unknown")
+            open_task[:] = [instruction]
+            recorder.add_marker("task_start", instruction=instruction)
+            return {"ok": True, "session": session_id}
+        if cmd == "task_end":
+            status = req.get("status")
+            if status not in ("success", "fail"):
+                return {"ok": False, "error": "status must be success or fail"}
+            if not open_task:
+                return {"ok": False, "error": "no task is open; start one with `deskscribe task start`"}
+            open_task.clear()
+            recorder.add_marker("task_end", status=status)
+            return {"ok": True, "session": session_id}
+        return {"ok": False, "error": f"unknown command {cmd!r}"}
+
+    return handle
+
+
+
+def run_until_stopped(recorder: Recorder, writer: SessionWriter, dd: DataDir, stop: threading.Event, *,
+                      duration: float | None, session_id: str, budget_bytes: int,
+                      min_free_bytes: int) -> None:
+    """Live status line, storage budget and free-disk checks until a signal, the duration or a
+    capture failure ends the recording."""
+    started = time.monotonic()
+    tty = sys.stderr.isatty()
+    next_check = 0.0
+    warned_low = False
+    while True:
+        elapsed = time.monotonic() - started
+        if (duration is not None and elapsed >= duration) or recorder.failure:
+            break
+        if elapsed >= next_check:
+            next_check = elapsed + 5
+            low = dd.free_bytes() < min_free_bytes
+            if low != warned_low:
+                _say("warning: disk space is low; screenshots paused, events continue" if low
+                           else "disk space recovered; screenshots resumed", err=True)
+                warned_low = low
+            recorder.set_frames_paused(low)
+            dd.enforce_budget(budget_bytes, keep=session_id)
+        if tty:
+            s = recorder.stats
+            state = f"recording {s.recording_app}" if s.recording_app else "paused: not a designated app"
+            sys.stderr.write(f"\r\033[K● {state} | {writer.events_written} events | "
+                             f"{writer.frames_written} frames | {elapsed:.0f}s")
+            sys.stderr.flush()
+        if stop.wait(0.5):
+            break
+    if tty:
+        sys.stderr.write("\n")
