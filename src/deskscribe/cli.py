@@ -193,6 +193,12 @@ def _local_time(wall_ns: int | None) -> str | None:
 def sessions_delete(session_id: str, data_dir: DataDirOpt = None) -> None:
     """Delete a session and everything recorded in it."""
     _, dd = open_datadir(data_dir)
+    try:
+        live = request(socket_path(dd.root), {"cmd": "status"}, timeout=2.0).get("session")
+    except ControlError:
+        live = None
+    if live == session_id:
+        raise UserError(f"session {session_id} is being recorded; stop the recorder first")
     dd.delete(session_id)
     typer.echo(f"deleted session {session_id}")
 

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from deskscribe.events import SessionMeta
-from deskscribe.keys import KeyBackend, Sealer, load_or_create_key
+from deskscribe.keys import DataKeyError, KeyBackend, Sealer, load_or_create_key
 from deskscribe.store import SessionReader, SessionWriter, StoreError
 
 
@@ -50,9 +50,14 @@ class DataDir:
         path.write_text(json.dumps({"contributor_id": cid}) + "\n")
         return cid
 
-    def _sealer(self, session_id: str) -> Sealer:
+    def _sealer(self, session_id: str, *, create_key: bool = False) -> Sealer:
+        """Only recording creates the data key; reading with none fails instead of making one."""
         if self._key is None:
-            self._key = load_or_create_key(self._key_backend)
+            key = load_or_create_key(self._key_backend) if create_key else self._key_backend.load()
+            if key is None:
+                raise DataKeyError(f"no data key for {self.root} ({self._key_backend.name}); sessions"
+                                   " recorded under an erased key cannot be decrypted")
+            self._key = key
         return Sealer(contributor_key=self._key, context=f"session/{session_id}")
 
     def new_session_id(self) -> str:
@@ -67,7 +72,7 @@ class DataDir:
         self.sessions_dir.mkdir(parents=True, exist_ok=True)
         self.sessions_dir.chmod(0o700)
         return SessionWriter(path=self.path_of(meta.session_id), meta=meta,
-                             sealer=self._sealer(meta.session_id))
+                             sealer=self._sealer(meta.session_id, create_key=True))
 
     def open(self, session_id: str) -> SessionReader:
         return SessionReader(path=self.path_of(session_id), sealer=self._sealer(session_id))

@@ -76,14 +76,24 @@ class KeyringBackend:
 
     def load(self) -> bytes | None:
         import keyring
+        import keyring.errors
 
-        value = keyring.get_password(KEYRING_SERVICE, self.account)
+        try:
+            value = keyring.get_password(KEYRING_SERVICE, self.account)
+        except keyring.errors.KeyringError as exc:
+            raise DataKeyError(f"the OS keyring refused to give the data key ({exc}); unlock it,"
+                               ' or set key_store = "file" in config.toml') from None
         return None if value is None else _decode_key(value, where="the OS keyring")
 
     def save(self, key: bytes) -> None:
         import keyring
+        import keyring.errors
 
-        keyring.set_password(KEYRING_SERVICE, self.account, base64.b64encode(key).decode())
+        try:
+            keyring.set_password(KEYRING_SERVICE, self.account, base64.b64encode(key).decode())
+        except keyring.errors.KeyringError as exc:
+            raise DataKeyError(f"the OS keyring refused to store the data key ({exc}); unlock it,"
+                               ' or set key_store = "file" in config.toml') from None
 
     def delete(self) -> None:
         import keyring

@@ -43,6 +43,8 @@ def control_handler(get_recorder: Callable[[], Recorder], session_id: str
             open_task.clear()
             recorder.add_marker("task_end", status=status)
             return {"ok": True, "session": session_id}
+        if cmd == "status":
+            return {"ok": True, "session": session_id, "app": recorder.stats.recording_app}
         return {"ok": False, "error": f"unknown command {cmd!r}"}
 
     return handle

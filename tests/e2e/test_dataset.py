@@ -241,6 +241,8 @@ def test_task_commands_make_an_episode_with_instruction_and_outcome(
     second = deskscribe("record", "--policy", str(policy), "--data-dir", str(data), "--display", vd.name,
                         "--duration", "1", check=False)
     assert second.returncode == 2 and "already running" in second.stderr
+    busy = deskscribe("sessions", "delete", rec.session_id, "--data-dir", str(data), check=False)
+    assert busy.returncode == 2 and "being recorded" in busy.stderr
     vd.xdotool("mousemove", "--sync", "200", "560")
     vd.xdotool("click", "1")
     deskscribe("task", "start", "Write a greeting", "--data-dir", str(data))

@@ -45,6 +45,17 @@ def test_keyring_backend_creates_once_and_erases(memory_keyring: MemoryKeyring) 
     assert backend.load() is None and load_or_create_key(backend) != key
 
 
+def test_a_refusing_keyring_is_a_clear_error(memory_keyring: MemoryKeyring) -> None:
+    import keyring.errors
+
+    def locked(*_: object) -> None:
+        raise keyring.errors.KeyringLocked("locked")
+
+    memory_keyring.get_password = locked  # type: ignore[method-assign,assignment]
+    with pytest.raises(DataKeyError, match="keyring refused"):
+        KeyringBackend(account="a").load()
+
+
 def test_file_backend_refuses_a_key_others_can_read(tmp_path: Path) -> None:
     backend = FileKeyBackend(path=tmp_path / "k")
     load_or_create_key(backend)

@@ -47,8 +47,12 @@ def test_erasing_the_key_makes_sessions_unreadable(tmp_path: Path) -> None:
     dd = datadir(tmp_path)
     record_session(dd, "aa02", ["x"])
     (tmp_path / "contributor.key").unlink()
-    with pytest.raises(DataKeyError, match="wrong data key"):
+    with pytest.raises(DataKeyError, match="no data key"):
         datadir(tmp_path).open("aa02")
+    assert not (tmp_path / "contributor.key").exists()  # reading never mints a new key
+    record_session(datadir(tmp_path), "aa09", ["y"])  # recording does; old sessions stay sealed away
+    with pytest.raises(DataKeyError, match="wrong data key"):
+        list(datadir(tmp_path).open("aa02").iter_events())
 
 
 def test_swapped_blobs_are_detected(tmp_path: Path) -> None:
