@@ -75,7 +75,17 @@ class DataDir:
                              sealer=self._sealer(meta.session_id, create_key=True))
 
     def open(self, session_id: str) -> SessionReader:
-        return SessionReader(path=self.path_of(session_id), sealer=self._sealer(session_id))
+        """Missing and damaged files are reported as such before any key is needed."""
+        path = self.path_of(session_id)
+        try:
+            with path.open("rb") as fh:
+                header = fh.read(16)
+        except FileNotFoundError:
+            raise StoreError(f"no session {session_id}; see `deskscribe sessions list`") from None
+        if header != b"SQLite format 3\x00":
+            raise StoreError(f"session file {path.name} is damaged or not a deskscribe store;"
+                             f" delete it with `deskscribe sessions delete {session_id}`")
+        return SessionReader(path=path, sealer=self._sealer(session_id))
 
     def session_ids(self) -> list[str]:
         if not self.sessions_dir.exists():
