@@ -60,6 +60,9 @@ class Recorder:
 
 def _start_ours(vd: VirtualDisplay, work: Path) -> subprocess.Popen[str]:
     (work / "policy.toml").write_text(POLICY)
+    subprocess.run([sys.executable, "-m", "deskscribe", "consent", "accept", "--yes", "--policy",
+                    str(work / "policy.toml"), "--data-dir", str(work / "data")],
+                   check=True, capture_output=True)
     proc = subprocess.Popen([sys.executable, "-m", "deskscribe", "record", "--policy",
                              str(work / "policy.toml"), "--data-dir", str(work / "data"),
                              "--display", vd.name], env=vd.env, stdout=subprocess.DEVNULL,

@@ -21,6 +21,7 @@ from deskscribe.control import ControlError, ControlServer, request, socket_path
 from deskscribe.datadir import DataDir
 from deskscribe.events import Monitor, SessionMeta, os_description
 from deskscribe.keys import DataKeyError, FileKeyBackend, KeyBackend, KeyringBackend, os_keyring_available
+from deskscribe.notice import LEDGER_NAME, Ledger, notice_version, render_notice
 from deskscribe.policy import PolicyError, load_policy
 from deskscribe.recording import control_handler, run_until_stopped
 from deskscribe.store import StoreError
@@ -30,6 +31,9 @@ app = typer.Typer(help="Record work-app interaction with consent, redact on devi
                   no_args_is_help=True, pretty_exceptions_enable=False, add_completion=False)
 sessions_app = typer.Typer(help="Inspect and delete locally recorded sessions.", no_args_is_help=True)
 app.add_typer(sessions_app, name="sessions")
+consent_app = typer.Typer(help="Read, acknowledge or withdraw from the recording notice.",
+                          no_args_is_help=True)
+app.add_typer(consent_app, name="consent")
 task_app = typer.Typer(help="Mark where a task starts and ends while recording.", no_args_is_help=True)
 app.add_typer(task_app, name="task")
 
@@ -106,14 +110,19 @@ def record(
 
     pol = load_policy(policy)
     cfg, dd = open_datadir(data_dir)
-    leaf = open_leaf(display_name=_display_name(display), policy=pol)
+    leaf = open_leaf(display_name=_display_name(display), policy=pol)  # captures nothing yet
+    version = notice_version(pol)
+    if _ledger(cfg.data_dir).state().accepted_version != version:
+        raise UserError(f"the notice for this policy ({version}) is not acknowledged, so nothing is"
+                        f" recorded; read it with `deskscribe consent show --policy {policy}` and accept"
+                        f" with `deskscribe consent accept --policy {policy}`")
     pointer = leaf.pointer_settings()
     meta = SessionMeta(
         session_id=dd.new_session_id(), contributor_id=dd.contributor_id,
         started_wall_ns=time.time_ns(), os=os_description(),
         monitors=tuple(Monitor(*m) for m in leaf.monitors()),
         double_click_ms=pointer.double_click_ms, double_click_px=pointer.double_click_px,
-        policy_version=pol.version, recorder_version=__version__,
+        policy_version=pol.version, recorder_version=__version__, notice_version=version,
         extra={"double_click_source": pointer.source, "timing_precision_ms": pol.timing_precision_ms})
     handlers: list[Recorder] = []  # the control socket exists before the session does
     control = ControlServer(path=socket_path(dd.root),
@@ -233,6 +242,54 @@ def sessions_frames(session_id: str,
         rebuild(reader.frame_chain(frame_id)).save(out / f"frame-{frame_id:06d}.png")
     reader.close()
     typer.echo(f"wrote {len(ids)} frames to {out}")
+
+
+PolicyOpt = Annotated[Path, typer.Option("--policy", help="Policy TOML naming the designated apps.")]
+
+
+def _ledger(data_dir: Path) -> Ledger:
+    return Ledger(path=data_dir / LEDGER_NAME)
+
+
+@consent_app.command("show")
+def consent_show(policy: PolicyOpt, data_dir: DataDirOpt = None) -> None:
+    """Print the notice for this policy and whether you have acknowledged it."""
+    pol = load_policy(policy)
+    state = _ledger(load_config(data_dir).data_dir).state()
+    version = notice_version(pol)
+    typer.echo(render_notice(pol))
+    status = ("acknowledged" if state.accepted_version == version else
+              "withdrawn" if state.withdrawn else "not acknowledged")
+    typer.echo(f"notice version {version}: {status}")
+
+
+@consent_app.command("accept")
+def consent_accept(policy: PolicyOpt, data_dir: DataDirOpt = None,
+                   yes: Annotated[bool, typer.Option("--yes", help="Accept without asking.")] = False
+                   ) -> None:
+    """Acknowledge the notice for this policy; recording needs it."""
+    pol = load_policy(policy)
+    typer.echo(render_notice(pol))
+    if not yes:
+        if not sys.stdin.isatty():
+            raise UserError("no terminal to ask on; read the notice above and pass --yes to accept")
+        if not typer.confirm("Do you acknowledge this notice?"):
+            raise UserError("not acknowledged; nothing will be recorded")
+    version = notice_version(pol)
+    _ledger(load_config(data_dir).data_dir).append("accept", version)
+    typer.echo(f"acknowledged notice {version}")
+
+
+@consent_app.command("withdraw")
+def consent_withdraw(data_dir: DataDirOpt = None) -> None:
+    """Object to recording: stops a running recorder at once; recording needs a new acknowledgement."""
+    cfg = load_config(data_dir)
+    _ledger(cfg.data_dir).append("withdraw", None)
+    try:
+        request(socket_path(cfg.data_dir), {"cmd": "withdraw"})
+        typer.echo("withdrawn; the running recorder stopped")
+    except ControlError:
+        typer.echo("withdrawn; no recorder was running")
 
 
 @task_app.command("start")

@@ -43,6 +43,14 @@ def _start_recorder(vd: VirtualDisplay, policy: Path, data_dir: Path) -> tuple[s
     return proc, line.split()[2]
 
 
+def _acknowledge(policy: Path, data_dir: Path, console: Console) -> None:
+    """The demo records only its own virtual desktop; it acknowledges the notice for it."""
+    console.print("the notice for the demo policy is acknowledged for this virtual session"
+                  " (`deskscribe consent show --policy ...` prints a notice)")
+    subprocess.run([sys.executable, "-m", "deskscribe", "consent", "accept", "--yes", "--policy",
+                    str(policy), "--data-dir", str(data_dir)], check=True, capture_output=True)
+
+
 def _script(vd: VirtualDisplay, console: Console, terminal: str, chat: str) -> None:
     steps: list[tuple[str, list[list[str]]]] = [
         ("focus the terminal and click into it",
@@ -77,6 +85,7 @@ def run_demo(*, datadir: DataDir, command: str = "deskscribe", console: Console 
         chat = vd.wait_window(name="Team Chat")
         vd.xdotool("windowmove", "--sync", chat, "760", "120")
         vd.activate(terminal)
+        _acknowledge(policy, datadir.root, console)
         proc, session_id = _start_recorder(vd, policy, datadir.root)
         console.print(f"recording session [bold]{session_id}[/] (designated: XTerm only)")
         try:

@@ -44,7 +44,7 @@ REQUIRED_FIELDS: Final[Mapping[str, frozenset[str]]] = {
 
 MARKERS: Final = frozenset(
     {"start", "stop", "pause", "resume", "excluded", "task_start", "task_end", "frames_off",
-     "frames_on"}
+     "frames_on", "withdraw"}
 )
 FRAME_REASONS: Final = frozenset({"pre_action", "periodic", "final"})
 BUTTONS: Final = ("left", "middle", "right")

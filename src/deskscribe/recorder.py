@@ -63,6 +63,8 @@ class Recorder:
         self._keys = KeyTranslator()
         self._encoder = FrameEncoder()
         self._gate_open = False
+        self._gate_closed_for_good = False
+        self._withdrawn = threading.Event()
         self._excluded_since: int | None = None
         self._buttons_down: set[int] = set()
         self._last_key_ns = -TYPING_GAP_NS
@@ -88,6 +90,16 @@ class Recorder:
     @property
     def failure(self) -> str | None:
         return self._leaf.failure
+
+    @property
+    def withdrawn(self) -> bool:
+        return self._withdrawn.is_set()
+
+    def withdraw(self) -> None:
+        """Objection: from now on nothing is captured, and the recording ends."""
+        self._gate_closed_for_good = True
+        self._withdrawn.set()
+        self.add_marker("withdraw")
 
     def add_marker(self, marker: str, **data: Any) -> None:
         """A marker from outside capture (task boundaries), stored in order with the input."""
@@ -176,7 +188,7 @@ class Recorder:
 
     def _input(self, raw: RawInput) -> None:
         self.stats.inputs_seen += 1
-        if not self._gate_open:
+        if not self._gate_open or self._gate_closed_for_good:
             self.stats.inputs_excluded += 1
             return
         t = self._rel(raw.mono_ns)
@@ -216,7 +228,8 @@ class Recorder:
 
     def _frame(self, t: int, reason: str, before_ms: int | None, *, only_if_changed: bool = False) -> None:
         self._last_frame_ns = t
-        if not self._policy.frames or self.stats.frames_paused or not self._gate_open:
+        if not self._policy.frames or self.stats.frames_paused or not self._gate_open \
+                or self._gate_closed_for_good:
             return
         if not self._leaf.layout.any_kept:
             return

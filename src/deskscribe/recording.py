@@ -43,6 +43,9 @@ def control_handler(get_recorder: Callable[[], Recorder], session_id: str
             open_task.clear()
             recorder.add_marker("task_end", status=status)
             return {"ok": True, "session": session_id}
+        if cmd == "withdraw":
+            recorder.withdraw()
+            return {"ok": True, "session": session_id}
         if cmd == "status":
             return {"ok": True, "session": session_id, "app": recorder.stats.recording_app}
         return {"ok": False, "error": f"unknown command {cmd!r}"}
@@ -62,7 +65,7 @@ def run_until_stopped(recorder: Recorder, writer: SessionWriter, dd: DataDir, st
     warned_low = False
     while True:
         elapsed = time.monotonic() - started
-        if (duration is not None and elapsed >= duration) or recorder.failure:
+        if (duration is not None and elapsed >= duration) or recorder.failure or recorder.withdrawn:
             break
         if elapsed >= next_check:
             next_check = elapsed + 5
@@ -79,7 +82,7 @@ def run_until_stopped(recorder: Recorder, writer: SessionWriter, dd: DataDir, st
             sys.stderr.write(f"\r\033[K● {state} | {writer.events_written} events | "
                              f"{writer.frames_written} frames | {elapsed:.0f}s")
             sys.stderr.flush()
-        if stop.wait(0.5):
+        if stop.wait(0.5) or recorder.withdrawn:
             break
     if tty:
         sys.stderr.write("\n")

@@ -38,7 +38,9 @@ class RecorderProcess:
         self.proc: subprocess.Popen[str] | None = None
         self.session_id = ""
 
-    def start(self) -> RecorderProcess:
+    def start(self, *, acknowledge: bool = True) -> RecorderProcess:
+        if acknowledge:
+            deskscribe("consent", "accept", "--yes", "--policy", str(self.policy), "--data-dir", str(self.data_dir))
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "deskscribe", "record", "--policy", str(self.policy),
              "--data-dir", str(self.data_dir), "--display", self.vd.name],

@@ -290,6 +290,7 @@ def test_low_disk_pauses_frames_but_not_events(vd: VirtualDisplay, xterm: str, t
     config.write_text("[recorder]\nmin_free_mb = 1000000000\n")  # more than any disk has
     env = {**vd.env, "DESKSCRIBE_CONFIG": str(config)}
     vd.activate(xterm)
+    deskscribe("consent", "accept", "--yes", "--policy", str(policy_file), "--data-dir", str(tmp_path / "data"))
     proc = subprocess.Popen(
         [sys.executable, "-m", "deskscribe", "record", "--policy", str(policy_file), "--data-dir",
          str(tmp_path / "data"), "--display", vd.name, "--duration", "3"],

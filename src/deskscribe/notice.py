@@ -1,0 +1,94 @@
+"""The notice a contributor acknowledges, generated from the policy, and the local ledger.
+
+The notice text is derived from what the policy collects, and its version is the hash of that
+text: any change to what is collected (a new app, a shorter screenshot interval, finer timing)
+changes the version and needs a new acknowledgement. The ledger is append-only JSON lines.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from deskscribe.policy import Policy
+
+LEDGER_NAME = "consent.jsonl"
+
+
+def render_notice(policy: Policy) -> str:
+    apps = "\n".join(f"  - {a}" for a in policy.designated_apps)
+    excluded = ", ".join(policy.excluded_titles) or "none"
+    frames = (f"a screenshot just before each click, scroll and typing burst, and one every "
+              f"{policy.screenshot_interval_s:g} s when the screen changed; everything outside the"
+              " apps above is blacked out before it is saved" if policy.frames else "no screenshots")
+    return f"""deskscribe recording notice
+
+What is recorded, only while one of these applications is in front:
+{apps}
+Windows whose title matches any of these are never recorded: {excluded}.
+
+Signals: pointer movements, clicks and scrolls; keys pressed; the focused window's
+application, title and position; {frames}.
+Everything else (other applications, the desktop, anything while recording is paused) is not
+recorded: only the length of the gap is noted.
+
+Time precision leaving this computer: {policy.timing_precision_ms} ms.
+Where it is kept: encrypted on this computer; you review sessions before any upload.
+Who can access it: the data stewards named by your organisation, to build training data for
+software agents. It is never used to evaluate you: no productivity, speed, idle or ranking
+measure is made of any person.
+You can pause at any time, delete any session, and withdraw (object) at any time with
+`deskscribe consent withdraw`, which stops recording at once.
+"""
+
+
+def notice_version(policy: Policy) -> str:
+    return "n-" + hashlib.sha256(render_notice(policy).encode()).hexdigest()[:16]
+
+
+@dataclass(frozen=True, slots=True)
+class ConsentState:
+    accepted_version: str | None  # the version acknowledged last, unless withdrawn since
+    withdrawn: bool
+
+
+def _now() -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%S%z")
+
+
+class Ledger:
+    """The contributor's own record of acknowledgements; it never leaves with a dataset."""
+
+    def __init__(self, *, path: Path, clock: Callable[[], str] = _now) -> None:
+        self.path = path
+        self._clock = clock
+
+    def entries(self) -> list[dict[str, str]]:
+        if not self.path.exists():
+            return []
+        out = []
+        for line in self.path.read_text().splitlines():
+            try:
+                out.append(json.loads(line))
+            except ValueError:
+                continue  # a torn last line after a crash; earlier entries still count
+        return out
+
+    def state(self) -> ConsentState:
+        accepted, withdrawn = None, False
+        for e in self.entries():
+            if e.get("event") == "accept":
+                accepted, withdrawn = e.get("notice_version"), False
+            elif e.get("event") == "withdraw":
+                accepted, withdrawn = None, True
+        return ConsentState(accepted, withdrawn)
+
+    def append(self, event: str, version: str | None) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        entry = {"event": event, "notice_version": version, "time": self._clock()}
+        with self.path.open("a") as fh:
+            fh.write(json.dumps(entry) + "\n")

@@ -1,0 +1,59 @@
+"""Invariant 1: before the current notice is acknowledged, or after withdrawal, nothing is captured."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pytest
+
+from deskscribe.vdisplay import VirtualDisplay
+
+from .conftest import RecorderProcess, deskscribe
+
+pytestmark = pytest.mark.slow
+
+
+def test_nothing_is_recorded_before_acknowledgement(vd: VirtualDisplay, tmp_path: Path, policy_file: Path) -> None:
+    data = tmp_path / "data"
+    out = deskscribe("record", "--policy", str(policy_file), "--data-dir", str(data), "--display", vd.name,
+                     "--duration", "1", check=False)
+    assert out.returncode == 2 and "not acknowledged" in out.stderr and "consent accept" in out.stderr
+    assert not (data / "sessions").exists() or not list((data / "sessions").iterdir())
+    deskscribe("consent", "accept", "--yes", "--policy", str(policy_file), "--data-dir", str(data))
+    wider = tmp_path / "wider.toml"
+    wider.write_text(policy_file.read_text().replace('["XTerm"]', '["XTerm", "Zenity"]'))
+    again = deskscribe("record", "--policy", str(wider), "--data-dir", str(data), "--display", vd.name,
+                       "--duration", "1", check=False)
+    assert again.returncode == 2 and "not acknowledged" in again.stderr  # widening needs a new ack
+    shown = deskscribe("consent", "show", "--policy", str(wider), "--data-dir", str(data)).stdout
+    assert "Zenity" in shown and "not acknowledged" in shown
+
+
+def test_accept_refuses_to_guess_without_a_terminal(tmp_path: Path, policy_file: Path) -> None:
+    out = deskscribe("consent", "accept", "--policy", str(policy_file), "--data-dir", str(tmp_path), check=False)
+    assert out.returncode == 2 and "--yes" in out.stderr
+    assert not (tmp_path / "consent.jsonl").exists()
+
+
+def test_withdrawal_stops_capture_at_once(vd: VirtualDisplay, recorder: RecorderProcess) -> None:
+    proc = vd.spawn(["xterm", "-T", "Withdraw", "-geometry", "40x8+600+600", "-e", "cat"])
+    try:
+        vd.activate(vd.wait_window(name="Withdraw"))
+        recorder.start()
+        vd.xdotool("type", "--delay", "20", "before")
+        time.sleep(0.3)
+        out = deskscribe("consent", "withdraw", "--data-dir", str(recorder.data_dir))
+        assert "running recorder stopped" in out.stdout
+        vd.xdotool("type", "--delay", "20", "after")
+        assert recorder.proc is not None
+        recorder.proc.wait(timeout=10)  # it ended by itself
+    finally:
+        proc.terminate()
+    events = recorder.dump()
+    typed = "".join(str(e["char"]) for e in events if e["kind"] == "key_down")
+    assert typed == "before"
+    assert [e["marker"] for e in events if e["kind"] == "marker"][-2:] == ["withdraw", "stop"]
+    again = deskscribe("record", "--policy", str(recorder.policy), "--data-dir", str(recorder.data_dir),
+                       "--display", vd.name, "--duration", "1", check=False)
+    assert again.returncode == 2 and "not acknowledged" in again.stderr
