@@ -292,6 +292,27 @@ def consent_withdraw(data_dir: DataDirOpt = None) -> None:
         typer.echo("withdrawn; no recorder was running")
 
 
+@app.command()
+def pause(
+    minutes: Annotated[float | None, typer.Option("--for", help="Resume by itself after N minutes.")] = None,
+    data_dir: DataDirOpt = None,
+) -> None:
+    """Pause the running recorder: nothing is captured until `deskscribe resume`."""
+    if minutes is not None and minutes <= 0:
+        raise UserError("--for takes a positive number of minutes")
+    cfg = load_config(data_dir)
+    request(socket_path(cfg.data_dir), {"cmd": "pause", "minutes": minutes})
+    typer.echo("paused" + (f" for {minutes:g} min" if minutes else "; `deskscribe resume` continues"))
+
+
+@app.command()
+def resume(data_dir: DataDirOpt = None) -> None:
+    """Resume a paused recorder."""
+    cfg = load_config(data_dir)
+    request(socket_path(cfg.data_dir), {"cmd": "resume"})
+    typer.echo("recording resumed")
+
+
 @task_app.command("start")
 def task_start(
     instruction: Annotated[str, typer.Argument(help="What the task is, as you would tell an agent.")],

@@ -45,6 +45,7 @@ class Stats:
     frames: int = 0
     recording_app: str | None = None
     frames_paused: bool = False
+    paused: bool = False
 
 
 class Recorder:
@@ -66,6 +67,8 @@ class Recorder:
         self._gate_closed_for_good = False
         self._withdrawn = threading.Event()
         self._excluded_since: int | None = None
+        self._current_focus: WindowInfo | None = None
+        self._resume_at: int | None = None
         self._buttons_down: set[int] = set()
         self._last_key_ns = -TYPING_GAP_NS
         self._last_scroll_ns = -SCROLL_GAP_NS
@@ -105,6 +108,13 @@ class Recorder:
         """A marker from outside capture (task boundaries), stored in order with the input."""
         self._offer(("marker", marker, data))
 
+    def pause(self, seconds: float | None = None) -> None:
+        """Stop capturing until :meth:`resume` (or for ``seconds``)."""
+        self._offer(("pause", seconds))
+
+    def resume(self) -> None:
+        self._offer(("resume",))
+
     def set_frames_paused(self, paused: bool) -> None:
         self._offer(("frames", paused))
 
@@ -130,7 +140,10 @@ class Recorder:
     def _run(self) -> None:
         interval_ns = int(self._policy.screenshot_interval_s * 1e9)
         while True:
-            wait = max(0.0, (self._last_frame_ns + interval_ns - self._rel(self._clock())) / 1e9)
+            due = self._last_frame_ns + interval_ns
+            if self._resume_at is not None:
+                due = min(due, self._resume_at)
+            wait = max(0.0, (due - self._rel(self._clock())) / 1e9)
             self._wake.wait(timeout=wait)
             self._wake.clear()
             while self._inbox:
@@ -142,12 +155,18 @@ class Recorder:
                     self._focus(self._rel(item[1]), item[2])
                 elif item[0] == "marker":
                     self._emit(self._rel(self._clock()), ev.MARKER, {"marker": item[1], **item[2]})
+                elif item[0] == "pause":
+                    self._pause(self._rel(self._clock()), item[1])
+                elif item[0] == "resume":
+                    self._resume(self._rel(self._clock()))
                 else:
                     self._frames_paused(item[1])
             if self._stopping:
                 self._writer.flush()
                 return
             now = self._rel(self._clock())
+            if self._resume_at is not None and now >= self._resume_at:
+                self._resume(now)
             if now >= self._last_frame_ns + interval_ns:
                 self._frame(now, "periodic", None, only_if_changed=True)
             self._writer.flush()
@@ -170,7 +189,30 @@ class Recorder:
             self._emit(start, ev.MARKER, {"marker": "excluded", "duration_ms": (t_ns - start) // 1_000_000})
             self._excluded_since = None
 
+    def _pause(self, t_ns: int, seconds: float | None) -> None:
+        self._resume_at = None if seconds is None else t_ns + int(seconds * 1e9)
+        if self.stats.paused:
+            return
+        if self._gate_open:
+            self._frame(t_ns, "final", None, only_if_changed=True)
+        self._close_exclusion(t_ns)
+        self.stats.paused, self._gate_open, self.stats.recording_app = True, False, None
+        self._keys.reset()
+        self._buttons_down.clear()
+        self._emit(t_ns, ev.MARKER, {"marker": "pause", "for_s": seconds})
+
+    def _resume(self, t_ns: int) -> None:
+        self._resume_at = None
+        if not self.stats.paused:
+            return
+        self.stats.paused = False
+        self._emit(t_ns, ev.MARKER, {"marker": "resume"})
+        self._focus(t_ns, self._current_focus)  # the window in front now decides, as at start
+
     def _focus(self, t_ns: int, info: WindowInfo | None) -> None:
+        self._current_focus = info
+        if self.stats.paused:
+            return  # not even which window is in front is stored while paused
         if info is not None and self._policy.is_designated(info.app, info.title):
             self._close_exclusion(t_ns)
             self._gate_open = True

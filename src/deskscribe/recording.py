@@ -43,6 +43,15 @@ def control_handler(get_recorder: Callable[[], Recorder], session_id: str
             open_task.clear()
             recorder.add_marker("task_end", status=status)
             return {"ok": True, "session": session_id}
+        if cmd == "pause":
+            minutes = req.get("minutes")
+            if minutes is not None and (not isinstance(minutes, int | float) or minutes <= 0):
+                return {"ok": False, "error": "minutes must be a positive number"}
+            recorder.pause(None if minutes is None else float(minutes) * 60)
+            return {"ok": True, "session": session_id}
+        if cmd == "resume":
+            recorder.resume()
+            return {"ok": True, "session": session_id}
         if cmd == "withdraw":
             recorder.withdraw()
             return {"ok": True, "session": session_id}
@@ -78,7 +87,8 @@ def run_until_stopped(recorder: Recorder, writer: SessionWriter, dd: DataDir, st
             dd.enforce_budget(budget_bytes, keep=session_id)
         if tty:
             s = recorder.stats
-            state = f"recording {s.recording_app}" if s.recording_app else "paused: not a designated app"
+            state = ("paused (deskscribe resume)" if s.paused else f"recording {s.recording_app}"
+                     if s.recording_app else "not recording: no designated app in front")
             sys.stderr.write(f"\r\033[K● {state} | {writer.events_written} events | "
                              f"{writer.frames_written} frames | {elapsed:.0f}s")
             sys.stderr.flush()

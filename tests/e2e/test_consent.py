@@ -57,3 +57,33 @@ def test_withdrawal_stops_capture_at_once(vd: VirtualDisplay, recorder: Recorder
     again = deskscribe("record", "--policy", str(recorder.policy), "--data-dir", str(recorder.data_dir),
                        "--display", vd.name, "--duration", "1", check=False)
     assert again.returncode == 2 and "not acknowledged" in again.stderr
+
+
+def test_nothing_is_captured_while_paused(vd: VirtualDisplay, recorder: RecorderProcess) -> None:
+    proc = vd.spawn(["xterm", "-T", "Pausing", "-geometry", "40x8+600+600", "-e", "cat"])
+    data = str(recorder.data_dir)
+    try:
+        vd.activate(vd.wait_window(name="Pausing"))
+        recorder.start()
+        vd.xdotool("type", "--delay", "20", "one")
+        deskscribe("pause", "--data-dir", data)
+        vd.xdotool("type", "--delay", "20", "secret")
+        vd.xdotool("mousemove", "--sync", "650", "650")
+        vd.xdotool("click", "1")
+        deskscribe("resume", "--data-dir", data)
+        vd.xdotool("type", "--delay", "20", "two")
+        deskscribe("pause", "--for", "0.02", "--data-dir", data)  # 1.2 s, then by itself
+        vd.xdotool("type", "--delay", "20", "hidden")
+        time.sleep(2.0)
+        vd.xdotool("type", "--delay", "20", "three")
+        recorder.stop()
+    finally:
+        proc.terminate()
+    events = recorder.dump()
+    typed = "".join(str(e["char"]) for e in events if e["kind"] == "key_down")
+    assert typed == "onetwothree"
+    assert not [e for e in events if e["kind"] in ("mouse_down", "mouse_up")]
+    markers = [e["marker"] for e in events if e["kind"] == "marker"]
+    assert markers.count("pause") == 2 and markers.count("resume") == 2
+    bad = deskscribe("pause", "--for", "-1", "--data-dir", data, check=False)
+    assert bad.returncode == 2 and "positive number of minutes" in bad.stderr
