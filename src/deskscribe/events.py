@@ -47,7 +47,7 @@ MARKERS: Final = frozenset(
      "frames_on", "withdraw"}
 )
 FRAME_REASONS: Final = frozenset({"pre_action", "periodic", "final"})
-BUTTONS: Final = ("left", "middle", "right")
+BUTTONS: Final = ("left", "middle", "right", "back", "forward")
 MODIFIERS: Final = ("shift", "ctrl", "alt", "super", "altgr", "caps_lock")
 
 
@@ -81,6 +81,12 @@ def validate(event: Event) -> Event:
         raise SchemaError(f"{event.kind} lacks {sorted(missing)}")
     if event.kind == MARKER and event.data["marker"] not in MARKERS:
         raise SchemaError(f"unknown marker {event.data['marker']!r}")
+    if event.kind == FRAME and event.data["reason"] not in FRAME_REASONS:
+        raise SchemaError(f"unknown frame reason {event.data['reason']!r}")
+    if event.kind in (MOUSE_DOWN, MOUSE_UP) and event.data["button"] not in BUTTONS:
+        raise SchemaError(f"unknown button {event.data['button']!r}")
+    if event.kind in (KEY_DOWN, KEY_UP) and not set(event.data["mods"]) <= set(MODIFIERS):
+        raise SchemaError(f"unknown modifiers {sorted(set(event.data['mods']) - set(MODIFIERS))}")
     return event
 
 

@@ -46,3 +46,26 @@ def test_load_policy_errors_are_one_line(tmp_path: Path) -> None:
     bad.write_text("designated_apps = [")
     with pytest.raises(PolicyError, match="not valid TOML"):
         load_policy(bad)
+
+
+@pytest.mark.parametrize(("kind", "data", "problem"), [
+    ("nope", {}, "unknown event kind"),
+    ("key_down", {"key": "a"}, "lacks"),
+    ("marker", {"marker": "party"}, "unknown marker"),
+    ("frame", {"frame_id": 1, "region": [0, 0, 1, 1], "reason": "whenever"}, "unknown frame reason"),
+    ("mouse_down", {"x": 1, "y": 1, "button": "thumb"}, "unknown button"),
+])
+def test_the_event_contract_rejects_what_it_does_not_define(kind: str, data: dict[str, object], problem: str) -> None:
+    from deskscribe.events import Event, SchemaError, validate
+
+    with pytest.raises(SchemaError, match=problem):
+        validate(Event(t_ns=0, kind=kind, data=data))
+
+
+def test_key_events_name_only_known_modifiers() -> None:
+    from deskscribe.events import Event, SchemaError, validate
+
+    ok = {"key": "t", "char": "T", "vk": 28, "mods": ["ctrl", "shift"]}
+    validate(Event(t_ns=0, kind="key_down", data=ok))
+    with pytest.raises(SchemaError, match="unknown modifiers"):
+        validate(Event(t_ns=0, kind="key_down", data={**ok, "mods": ["hyper"]}))
