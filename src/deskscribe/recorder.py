@@ -39,7 +39,6 @@ _SCROLL = {4: (0, 1), 5: (0, -1), 6: (-1, 0), 7: (1, 0)}  # (dx, dy) in wheel no
 
 @dataclass(slots=True)
 class Stats:
-    inputs_seen: int = 0
     inputs_excluded: int = 0
     dropped: int = 0
     frames: int = 0
@@ -229,7 +228,6 @@ class Recorder:
             self._buttons_down.clear()
 
     def _input(self, raw: RawInput) -> None:
-        self.stats.inputs_seen += 1
         if not self._gate_open or self._gate_closed_for_good:
             self.stats.inputs_excluded += 1
             return

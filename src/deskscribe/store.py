@@ -231,8 +231,13 @@ class SessionReader:
         """The keyframe and every delta up to ``frame_id``: what rebuilds that screenshot."""
         target = self.frame_record(frame_id)
         base = target.frame_id if target.base is None else target.base
+        return self.frames_between(base, base - 1, frame_id)
+
+    def frames_between(self, base: int, after_id: int, upto_id: int) -> list[FrameRecord]:
+        """Records of keyframe chain ``base`` with after_id < id <= upto_id, in order."""
         ids = [r[0] for r in self._conn.execute(
-            "SELECT id FROM frames WHERE (id=? OR base=?) AND id<=? ORDER BY id", (base, base, frame_id))]
+            "SELECT id FROM frames WHERE (id=? OR base=?) AND id>? AND id<=? ORDER BY id",
+            (base, base, after_id, upto_id))]
         return [self.frame_record(i) for i in ids]
 
     def frame_ids(self) -> list[int]:

@@ -27,11 +27,10 @@ class FrameSource:
         base = record.frame_id if record.base is None else record.base
         if self._canvas is None or self._id is None or base != self._base or frame_id < self._id:
             self._canvas = rebuild(self._reader.frame_chain(frame_id))
-        else:
-            for rec in self._reader.frame_chain(frame_id):
-                if rec.frame_id > self._id:
-                    for part in rec.parts:
-                        self._canvas.paste(Image.open(io.BytesIO(part.png)).convert("RGB"), (part.x, part.y))
+        else:  # same chain, later frame: apply only the records not applied yet
+            for rec in self._reader.frames_between(base, self._id, frame_id):
+                for part in rec.parts:
+                    self._canvas.paste(Image.open(io.BytesIO(part.png)).convert("RGB"), (part.x, part.y))
         self._id, self._base = frame_id, base
         return self._canvas.copy()
 
