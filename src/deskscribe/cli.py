@@ -11,7 +11,7 @@ import time
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -22,10 +22,14 @@ from deskscribe.datadir import DataDir
 from deskscribe.events import Monitor, SessionMeta, os_description
 from deskscribe.keys import DataKeyError, FileKeyBackend, KeyBackend, KeyringBackend, os_keyring_available
 from deskscribe.notice import LEDGER_NAME, Ledger, notice_version, render_notice
-from deskscribe.policy import PolicyError, load_policy
+from deskscribe.policy import Policy, PolicyError, load_policy
 from deskscribe.recording import control_handler, run_until_stopped
 from deskscribe.store import StoreError
 from deskscribe.vdisplay import VirtualDisplayError
+
+if TYPE_CHECKING:
+    from deskscribe.redact.stage import Redactor
+    from deskscribe.redact.text import TextScanner
 
 app = typer.Typer(help="Record work-app interaction with consent, redact on device, build agent datasets.",
                   no_args_is_help=True, pretty_exceptions_enable=False, add_completion=False)
@@ -127,9 +131,10 @@ def record(
     handlers: list[Recorder] = []  # the control socket exists before the session does
     control = ControlServer(path=socket_path(dd.root),
                             handle=control_handler(lambda: handlers[0], meta.session_id))
+    scanner, redactor = _redaction(pol)  # loaded before capture, so no event waits for it
     dd.enforce_budget(cfg.storage_budget_bytes)
     writer = dd.create(meta)
-    recorder = Recorder(leaf=leaf, writer=writer, policy=pol)
+    recorder = Recorder(leaf=leaf, writer=writer, policy=pol, scanner=scanner, redactor=redactor)
     handlers.append(recorder)
     recorder.set_frames_paused(dd.free_bytes() < cfg.min_free_bytes)  # decided before any frame
     stop = threading.Event()
@@ -154,6 +159,21 @@ def record(
                f"{writer.frames_written} frames, {writer.bytes_written} bytes, "
                f"{s.inputs_excluded} inputs outside designated apps not recorded, "
                f"{s.dropped + writer.dropped} dropped")
+
+
+def _redaction(pol: Policy) -> tuple[TextScanner, Redactor]:
+    from deskscribe.redact.frames import FrameRedactor
+    from deskscribe.redact.ocr import OcrUnavailable, TesseractOcr
+    from deskscribe.redact.stage import NoFrames
+    from deskscribe.redact.text import TextScanner
+
+    scanner = TextScanner(deny_list=pol.deny_list)
+    if not pol.frames:
+        return scanner, NoFrames()
+    try:
+        return scanner, FrameRedactor(ocr=TesseractOcr(), scanner=scanner)
+    except OcrUnavailable as exc:
+        raise UserError(str(exc)) from None
 
 
 def _display_name(flag: str | None) -> str:

@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Final
 
-SCHEMA_VERSION: Final = 1
+SCHEMA_VERSION: Final = 2  # 2 added the ``text`` kind; a v1 session reads unchanged
 
 MOUSE_MOVE: Final = "mouse_move"
 MOUSE_DOWN: Final = "mouse_down"
@@ -24,9 +24,10 @@ KEY_UP: Final = "key_up"
 FOCUS: Final = "focus"
 FRAME: Final = "frame"
 MARKER: Final = "marker"
+TEXT: Final = "text"  # a redacted typing burst: placeholders, no keys, start/end only
 
 KINDS: Final = frozenset(
-    {MOUSE_MOVE, MOUSE_DOWN, MOUSE_UP, SCROLL, KEY_DOWN, KEY_UP, FOCUS, FRAME, MARKER}
+    {MOUSE_MOVE, MOUSE_DOWN, MOUSE_UP, SCROLL, KEY_DOWN, KEY_UP, FOCUS, FRAME, MARKER, TEXT}
 )
 
 # Fields each kind must carry; extra fields are allowed and ignored by old readers.
@@ -40,6 +41,7 @@ REQUIRED_FIELDS: Final[Mapping[str, frozenset[str]]] = {
     FOCUS: frozenset({"app", "title", "pid", "geometry", "url"}),
     FRAME: frozenset({"frame_id", "region", "reason"}),
     MARKER: frozenset({"marker"}),
+    TEXT: frozenset({"text", "kinds", "secure", "erase", "t_end_ns"}),
 }
 
 MARKERS: Final = frozenset(
@@ -124,7 +126,7 @@ class SessionMeta:
 
     @classmethod
     def from_json(cls, raw: Mapping[str, Any]) -> SessionMeta:
-        if raw.get("schema_version") != SCHEMA_VERSION:
+        if raw.get("schema_version") not in range(1, SCHEMA_VERSION + 1):
             raise SchemaError(f"session schema {raw.get('schema_version')} is not {SCHEMA_VERSION}")
         fields = {f.name for f in dataclasses.fields(cls)}
         values = {k: v for k, v in raw.items() if k in fields}

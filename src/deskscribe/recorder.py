@@ -1,8 +1,10 @@
-"""The capture pipeline: OS leaf -> policy gate -> events and frames -> session writer.
+"""The capture pipeline: OS leaf -> policy gate -> redaction -> session writer.
 
 Leaf callbacks only append to a bounded in-memory inbox; one pipeline thread applies the
 gate, tracks modifiers and decides when a pre-action frame is due, so nothing from a
-non-designated window is ever handed to the store.
+non-designated window is ever handed to the store. Typed text is held and scanned per burst,
+titles are scanned before their focus event is written, and frames go to the redaction stage;
+the store only ever sees the cleaned result.
 """
 
 from __future__ import annotations
@@ -26,13 +28,17 @@ from deskscribe.capture.base import (
     WindowInfo,
 )
 from deskscribe.capture.keyboard import KeyTranslator
-from deskscribe.capture.screen import FrameEncoder
+from deskscribe.capture.screen import content_box
 from deskscribe.policy import Policy
+from deskscribe.redact.keystrokes import Scanner, TypingGuard, is_typing
+from deskscribe.redact.stage import FrameStage, Redactor
+from deskscribe.redact.text import replace
 from deskscribe.store import SessionWriter
 
 INBOX_LIMIT = 100_000
 TYPING_GAP_NS = 1_000_000_000
 SCROLL_GAP_NS = 500_000_000
+IDLE_RELEASE_NS = 3_000_000_000  # a typing burst is scanned and written after this much quiet
 _BUTTONS = {1: "left", 2: "middle", 3: "right", 8: "back", 9: "forward"}
 _SCROLL = {4: (0, 1), 5: (0, -1), 6: (-1, 0), 7: (1, 0)}  # (dx, dy) in wheel notches; up is +
 
@@ -45,11 +51,13 @@ class Stats:
     recording_app: str | None = None
     frames_paused: bool = False
     paused: bool = False
+    bursts_redacted: int = 0
+    frames_dropped: int = 0
 
 
 class Recorder:
-    def __init__(self, *, leaf: Leaf, writer: SessionWriter, policy: Policy,
-                 clock: Callable[[], int] = time.monotonic_ns) -> None:
+    def __init__(self, *, leaf: Leaf, writer: SessionWriter, policy: Policy, scanner: Scanner,
+                 redactor: Redactor, clock: Callable[[], int] = time.monotonic_ns) -> None:
         self._leaf = leaf
         self._writer = writer
         self._policy = policy
@@ -61,7 +69,12 @@ class Recorder:
         self._thread = threading.Thread(target=self._run, name="deskscribe-pipeline", daemon=True)
         self.stats = Stats()
         self._keys = KeyTranslator()
-        self._encoder = FrameEncoder()
+        self._scanner = scanner
+        self._stage = FrameStage(redactor=redactor, sink=writer)
+        self._guard = TypingGuard(scanner=scanner, secure_commands=frozenset(policy.secure_commands),
+                                  synthetic=policy.synthetic_values, on_redacted=self._stage.add_known)
+        self._secure_window = False
+        self._titles: dict[str, str] = {}
         self._gate_open = False
         self._gate_closed_for_good = False
         self._withdrawn = threading.Event()
@@ -91,7 +104,7 @@ class Recorder:
 
     @property
     def failure(self) -> str | None:
-        return self._leaf.failure
+        return self._leaf.failure or self._stage.error
 
     @property
     def withdrawn(self) -> bool:
@@ -130,9 +143,12 @@ class Recorder:
         self._wake.set()
         self._thread.join()
         now = self._rel(self._clock())
+        self._release()
         self._frame(now, "final", None, only_if_changed=True)  # the state the session ends on
         self._close_exclusion(now)
         self._emit(now, ev.MARKER, {"marker": "stop"})
+        self._stage.close()
+        self.stats.frames_dropped = self._stage.dropped
 
     # -- pipeline thread ------------------------------------------------------------------
 
@@ -142,6 +158,8 @@ class Recorder:
             due = self._last_frame_ns + interval_ns
             if self._resume_at is not None:
                 due = min(due, self._resume_at)
+            if self._guard.held and self._guard.idle_flush_allowed:
+                due = min(due, self._last_key_ns + IDLE_RELEASE_NS)
             wait = max(0.0, (due - self._rel(self._clock())) / 1e9)
             self._wake.wait(timeout=wait)
             self._wake.clear()
@@ -166,15 +184,45 @@ class Recorder:
             now = self._rel(self._clock())
             if self._resume_at is not None and now >= self._resume_at:
                 self._resume(now)
+            if self._guard.held and ((self._guard.idle_flush_allowed
+                                      and now >= self._last_key_ns + IDLE_RELEASE_NS)
+                                     or self._guard.too_long()):
+                self._release()
             if now >= self._last_frame_ns + interval_ns:
                 self._frame(now, "periodic", None, only_if_changed=True)
+            self.stats.frames_dropped = self._stage.dropped
             self._writer.flush()
 
     def _rel(self, mono_ns: int) -> int:
         return max(0, mono_ns - self._t0)
 
     def _emit(self, t_ns: int, kind: str, data: dict[str, Any]) -> None:
-        self._writer.add_event(ev.Event(t_ns=t_ns, kind=kind, data=data))
+        e = ev.Event(t_ns=t_ns, kind=kind, data=data)
+        if self._guard.held:  # a typing burst is open: keep everything in order behind it
+            self._guard.hold(e)
+        else:
+            self._writer.add_event(e)
+
+    def _release(self, *, enter: bool = False) -> None:
+        """End the typing burst: scan it and hand the result to the writer."""
+        for e in self._guard.flush(enter=enter, secure_window=self._secure_window):
+            self._writer.add_event(e)
+        self.stats.bursts_redacted = self._guard.stats_redacted
+
+    def _clean(self, text: str | None) -> str | None:
+        """A title or URL with its findings replaced; the originals go to the frame stage
+        because a title bar shows the same text."""
+        if not text:
+            return text
+        if text not in self._titles:
+            found = self._scanner.scan(text)
+            red = replace(text, found, synthetic=self._policy.synthetic_values)
+            if red.values:
+                self._stage.add_known(red.values)
+            if len(self._titles) > 256:
+                self._titles.clear()
+            self._titles[text] = red.text
+        return self._titles[text]
 
     def _frames_paused(self, paused: bool) -> None:
         if paused != self.stats.frames_paused:
@@ -192,6 +240,7 @@ class Recorder:
         self._resume_at = None if seconds is None else t_ns + int(seconds * 1e9)
         if self.stats.paused:
             return
+        self._release()
         if self._gate_open:
             self._frame(t_ns, "final", None, only_if_changed=True)
         self._close_exclusion(t_ns)
@@ -209,15 +258,20 @@ class Recorder:
         self._focus(t_ns, self._current_focus)  # the window in front now decides, as at start
 
     def _focus(self, t_ns: int, info: WindowInfo | None) -> None:
-        self._current_focus = info
+        before, self._current_focus = self._current_focus, info
         if self.stats.paused:
             return  # not even which window is in front is stored while paused
+        self._release()
+        if before is None or info is None or (before.app, before.pid) != (info.app, info.pid):
+            self._guard.new_window()
+        self._secure_window = info is not None and self._policy.is_secure(info.app, info.title)
         if info is not None and self._policy.is_designated(info.app, info.title):
             self._close_exclusion(t_ns)
             self._gate_open = True
             self.stats.recording_app = info.app
-            self._emit(t_ns, ev.FOCUS, {"app": info.app, "title": info.title, "pid": info.pid,
-                                        "geometry": list(info.geometry), "url": info.url})
+            self._emit(t_ns, ev.FOCUS, {"app": info.app, "title": self._clean(info.title),
+                                        "pid": info.pid, "geometry": list(info.geometry),
+                                        "url": self._clean(info.url)})
         elif self._gate_open or self._excluded_since is None:
             if self._gate_open:  # the designated screen as it was left
                 self._frame(t_ns, "final", None, only_if_changed=True)
@@ -243,12 +297,14 @@ class Recorder:
         elif raw.code == MOTION:
             self._emit(t, ev.MOUSE_MOVE, {"x": raw.x, "y": raw.y})
         elif raw.code == BUTTON_PRESS and raw.detail in _SCROLL:
+            self._release()
             if t - self._last_scroll_ns >= SCROLL_GAP_NS:
                 self._frame(t, "pre_action", raw.server_ms)
             self._last_scroll_ns = t
             dx, dy = _SCROLL[raw.detail]
             self._emit(t, ev.SCROLL, {"x": raw.x, "y": raw.y, "dx": dx, "dy": dy})
         elif raw.code == BUTTON_PRESS and raw.detail in _BUTTONS:
+            self._release()
             self._frame(t, "pre_action", raw.server_ms)
             self._buttons_down.add(raw.detail)
             self._last_key_ns = -TYPING_GAP_NS  # typing after a click is a new burst
@@ -257,13 +313,29 @@ class Recorder:
     def _key(self, t: int, raw: RawInput) -> None:
         keysyms = self._leaf.keymap.keysyms(raw.detail)
         if raw.code == KEY_PRESS:
+            if not self._leaf.layout.any_kept:
+                # Nothing designated is visible (a lock screen or a full-screen prompt covers
+                # it): the keys go there, not to the focused window.
+                self.stats.inputs_excluded += 1
+                return
+            key, char, mods = self._keys.press(raw.detail, keysyms)
+            typing = is_typing(key, char, mods)
+            if not typing:
+                self._release(enter=key == "enter")
             if t - self._last_key_ns >= TYPING_GAP_NS:
                 self._frame(t, "pre_action", raw.server_ms)
             self._last_key_ns = t
-            key, char, mods = self._keys.press(raw.detail, keysyms)
-            self._emit(t, ev.KEY_DOWN, {"key": key, "char": char, "vk": raw.detail, "mods": mods})
+            e = ev.Event(t_ns=t, kind=ev.KEY_DOWN,
+                         data={"key": key, "char": char, "vk": raw.detail, "mods": mods})
+            if typing:
+                self._guard.hold(e)
+            else:
+                self._emit(t, e.kind, dict(e.data))
         elif self._keys.is_down(raw.detail):
             key, char, mods = self._keys.release(raw.detail, keysyms)
+            if raw.detail in self._guard.suppress_up:  # its press went into a redacted burst
+                self._guard.suppress_up.discard(raw.detail)
+                return
             self._emit(t, ev.KEY_UP, {"key": key, "char": char, "vk": raw.detail, "mods": mods})
 
     def _frame(self, t: int, reason: str, before_ms: int | None, *, only_if_changed: bool = False) -> None:
@@ -278,13 +350,8 @@ class Recorder:
             return
         self._frame_version = version
         frame_id = self._writer.reserve_frame_id()
-        record = self._encoder.encode(frame_id, t, pixels)
-        self._writer.add_frame(record)
+        self._stage.submit(frame_id, t, pixels)  # stored only once redacted
         self.stats.frames += 1
-        xs = [p.x for p in record.parts] or [0]
-        ys = [p.y for p in record.parts] or [0]
-        x1 = max((p.x + p.width for p in record.parts), default=0)
-        y1 = max((p.y + p.height for p in record.parts), default=0)
-        self._emit(t, ev.FRAME, {"frame_id": frame_id, "reason": reason,
-                                 "region": [min(xs), min(ys), x1 - min(xs), y1 - min(ys)],
-                                 "keyframe": record.base is None})
+        box = content_box(pixels)
+        region = [0, 0, 0, 0] if box is None else [box.x, box.y, box.width, box.height]
+        self._emit(t, ev.FRAME, {"frame_id": frame_id, "reason": reason, "region": region})

@@ -39,14 +39,15 @@ def screen_size(meta: SessionMeta) -> tuple[int, int]:
     return (max(m.x + m.width for m in meta.monitors) - x0, max(m.y + m.height for m in meta.monitors) - y0)
 
 
-def session_episodes(meta: SessionMeta, events: list[tuple[int, Event]], precision_ms: int
-                     ) -> list[Episode]:
+def session_episodes(meta: SessionMeta, events: list[tuple[int, Event]], precision_ms: int,
+                     stored_frames: set[int] | None = None) -> list[Episode]:
     """Reducer thresholds come from the session's own desktop; precision is the coarser of the
-    release's and the policy's."""
+    release's and the policy's. A frame the recorder dropped (redaction fell behind) leaves its
+    steps without a screenshot rather than with an older one."""
     params = ReduceParams(double_click_ms=meta.double_click_ms, double_click_px=meta.double_click_px)
     actions = reduce_events(events, params)
     precision = max(precision_ms, int(meta.extra.get("timing_precision_ms", 0)))
-    return build_episodes(events, actions, EpisodeParams(precision_ms=precision))
+    return build_episodes(events, actions, EpisodeParams(precision_ms=precision), stored_frames)
 
 
 def build_dataset(*, datadir: DataDir, session_ids: Iterable[str], exporter: Exporter,
@@ -59,7 +60,7 @@ def build_dataset(*, datadir: DataDir, session_ids: Iterable[str], exporter: Exp
         try:
             meta = reader.meta
             events = list(reader.iter_events())
-            episodes = session_episodes(meta, events, release.precision_ms)
+            episodes = session_episodes(meta, events, release.precision_ms, set(reader.frame_ids()))
             contributor = release.pseudonym("contributor", meta.contributor_id)
             frames = FrameSource(reader=reader)
             w, h = screen_size(meta)

@@ -45,7 +45,7 @@ class _Marks:
     """Lookups by raw event id: the latest frame / focus before a given event."""
 
     frame_ids: list[int]
-    frames: list[int]
+    frames: list[int | None]
     focus_ids: list[int]
     focus: list[dict[str, Any]]
 
@@ -58,8 +58,9 @@ class _Marks:
         return self.focus[i - 1] if i else {}
 
 
-def _marks(events: Sequence[tuple[int, ev.Event]]) -> _Marks:
-    frames = [(i, int(e.data["frame_id"])) for i, e in events if e.kind == ev.FRAME]
+def _marks(events: Sequence[tuple[int, ev.Event]], stored: set[int] | None) -> _Marks:
+    frames = [(i, f if stored is None or f in stored else None)
+              for i, f in ((i, int(e.data["frame_id"])) for i, e in events if e.kind == ev.FRAME)]
     focus = [(i, dict(e.data)) for i, e in events if e.kind == ev.FOCUS]
     return _Marks([i for i, _ in frames], [f for _, f in frames],
                   [i for i, _ in focus], [f for _, f in focus])
@@ -94,8 +95,9 @@ def _spans(events: Sequence[tuple[int, ev.Event]], actions: Sequence[Action], id
 
 
 def build_episodes(events: Sequence[tuple[int, ev.Event]], actions: Sequence[Action],
-                   params: EpisodeParams = EpisodeParams()) -> list[Episode]:
-    marks = _marks(events)
+                   params: EpisodeParams = EpisodeParams(), stored_frames: set[int] | None = None
+                   ) -> list[Episode]:
+    marks = _marks(events, stored_frames)
     episodes: list[Episode] = []
     for first, last, instruction, status in _spans(events, actions, int(params.idle_split_s * 1e9)):
         inside = [a for a in actions if first <= min(a.event_ids) <= last]

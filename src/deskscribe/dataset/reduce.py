@@ -106,6 +106,8 @@ class _Reducer:
             self.scroll(event_id, e)
         elif e.kind == ev.KEY_DOWN:
             self.key_down(event_id, e)
+        elif e.kind == ev.TEXT:
+            self.text(event_id, e)
         elif e.kind == ev.KEY_UP:
             if self.pending is not None and self.pending.type == "type":
                 self.pending.ids.append(event_id)
@@ -190,6 +192,19 @@ class _Reducer:
         keys = [m for m in MODIFIER_ORDER if m in mods] + [pyautogui_key(key)]
         self.emit(_Pending("key", e.t_ns, e.t_ns, {"keys": keys}, [event_id]))
         self.flush()
+
+    def text(self, event_id: int, e: ev.Event) -> None:
+        """A burst the recorder redacted: its placeholders are the text typed."""
+        for _ in range(int(e.data["erase"])):
+            self.emit(_Pending("key", e.t_ns, e.t_ns, {"keys": ["backspace"]}, [event_id]))
+            self.flush()
+        p, text, end = self.pending, str(e.data["text"]), int(e.data["t_end_ns"])
+        if p is not None and p.type == "type" and e.t_ns - p.t_end_ns <= self.p.typing_gap_ms * MS:
+            p.fields["text"] += text
+            p.t_end_ns = end
+            p.ids.append(event_id)
+        else:
+            self.emit(_Pending("type", e.t_ns, end, {"text": text}, [event_id]))
 
     def finish(self, end_ns: int | None) -> list[Action]:
         if end_ns is not None:

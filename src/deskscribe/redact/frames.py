@@ -1,0 +1,199 @@
+"""Screenshot redaction: OCR only where the screen changed, boxes over every finding.
+
+The redactor remembers the raw pixels of the last frame it cleaned and the boxes it drew.
+For the next frame only the changed regions, widened to whole text lines, are read again;
+boxes elsewhere stay as they were, because the text under them did not change. A band that
+touches an old box grows to cover all of it, so a value is always read whole.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+import numpy as np
+
+from deskscribe.capture.base import Rect
+from deskscribe.capture.screen import changed_rects, content_box
+from deskscribe.redact.keystrokes import Scanner
+from deskscribe.redact.ocr import Word
+
+PAD_X = 400  # a changed tile at the end of a typed value: read back to its start
+PAD_Y = 12
+BOX_PAD = 2
+FILL_BGRA = (128, 128, 128, 255)
+MIN_KNOWN_LEN = 4
+
+
+class Ocr(Protocol):
+    def words(self, pixels: np.ndarray, region: Rect) -> list[Word]: ...
+
+
+@dataclass(slots=True)
+class RedactStats:
+    frames: int = 0
+    ocr_pixels: int = 0
+    boxes: int = 0
+
+
+def normalise(s: str) -> str:
+    return re.sub(r"[^0-9a-z]", "", s.casefold())
+
+
+class FrameRedactor:
+    """Cleans full-screen arrays in capture order; one instance per session and thread."""
+
+    def __init__(self, *, ocr: Ocr, scanner: Scanner) -> None:
+        self._ocr = ocr
+        self._scanner = scanner
+        self._prev: np.ndarray | None = None
+        self._boxes: list[Rect] = []
+        self._known: set[str] = set()
+        self.stats = RedactStats()
+
+    def add_known(self, values: Iterable[str]) -> None:
+        """Values the keystroke stage replaced: boxed wherever they appear on screen."""
+        self._known.update(n for n in map(normalise, values) if len(n) >= MIN_KNOWN_LEN)
+
+    def redact(self, pixels: np.ndarray) -> np.ndarray:
+        h, w = pixels.shape[:2]
+        if self._prev is None or self._prev.shape != pixels.shape:
+            box = content_box(pixels)
+            self._boxes = []
+            bands = [] if box is None else [box]
+        else:
+            bands = grow_bands(changed_rects(self._prev, pixels), self._boxes, w, h)
+        self._prev = pixels
+        fresh = [b for band in bands for b in self._scan(pixels, band)]
+        self._boxes = [b for b in self._boxes if not any(_inside(b, band) for band in bands)] + fresh
+        self.stats.frames += 1
+        self.stats.ocr_pixels += sum(b.width * b.height for b in bands)
+        self.stats.boxes += len(fresh)
+        return fill(pixels, self._boxes)
+
+    def _scan(self, pixels: np.ndarray, band: Rect) -> list[Rect]:
+        lines = group_lines(self._ocr.words(pixels, band))
+        text, spans = join_lines(lines)
+        hits = [(f.start, f.end) for f in self._scanner.scan(text)]
+        hits += known_hits(text, self._known)
+        boxes: list[Rect] = []
+        for start, end in hits:
+            for line in _words_in(spans, start, end):
+                boxes.append(_pad(union(w.box for w in line), BOX_PAD, pixels.shape[1], pixels.shape[0]))
+        return boxes
+
+
+def grow_bands(changed: Sequence[Rect], boxes: Sequence[Rect], width: int, height: int) -> list[Rect]:
+    """Changed rects widened to text lines, merged, and grown over any box they touch."""
+    bands = [_clip(Rect(r.x - PAD_X, r.y - PAD_Y, r.width + 2 * PAD_X, r.height + 2 * PAD_Y),
+                   width, height) for r in changed]
+    merged = True
+    while merged:
+        merged = False
+        for b in boxes:
+            for i, band in enumerate(bands):
+                if _overlaps(b, band) and not _inside(b, band):
+                    bands[i], merged = union((band, b)), True
+        out: list[Rect] = []
+        for band in bands:
+            for i, o in enumerate(out):
+                if _overlaps(o, band):
+                    out[i], merged = union((o, band)), True
+                    break
+            else:
+                out.append(band)
+        bands = out
+    return bands
+
+
+def group_lines(words: Sequence[Word]) -> list[list[Word]]:
+    """Words whose vertical centres fall inside one another's height share a line."""
+    lines: list[list[Word]] = []
+    for w in sorted(words, key=lambda w: (w.box.y + w.box.height / 2, w.box.x)):
+        cy = w.box.y + w.box.height / 2
+        if lines:
+            first = lines[-1][0].box
+            if first.y <= cy <= first.y + first.height:
+                lines[-1].append(w)
+                continue
+        lines.append([w])
+    return [sorted(line, key=lambda w: w.box.x) for line in lines]
+
+
+def join_lines(lines: Sequence[Sequence[Word]]) -> tuple[str, list[tuple[int, int, Word, int]]]:
+    """The text a scanner sees, and each word's (start, end, word, line index) in it."""
+    parts: list[str] = []
+    spans: list[tuple[int, int, Word, int]] = []
+    pos = 0
+    for li, line in enumerate(lines):
+        for wi, w in enumerate(line):
+            if wi:
+                parts.append(" ")
+                pos += 1
+            spans.append((pos, pos + len(w.text), w, li))
+            parts.append(w.text)
+            pos += len(w.text)
+        parts.append("\n")
+        pos += 1
+    return "".join(parts), spans
+
+
+def known_hits(text: str, known: Iterable[str]) -> list[tuple[int, int]]:
+    """Spans of ``text`` whose letters and digits spell a known value, allowing one misread
+    character in eight (OCR confuses 0/O, 1/l, 5/S)."""
+    norm, index = [], []
+    for i, ch in enumerate(text.casefold()):
+        if ch.isascii() and ch.isalnum():
+            norm.append(ch)
+            index.append(i)
+    s = "".join(norm)
+    hits: list[tuple[int, int]] = []
+    for value in known:
+        n, allowed = len(value), len(value) // 8
+        for i in range(len(s) - n + 1):
+            if sum(a != b for a, b in zip(s[i:i + n], value, strict=True)) <= allowed:
+                hits.append((index[i], index[i + n - 1] + 1))
+    return hits
+
+
+def _words_in(spans: Sequence[tuple[int, int, Word, int]], start: int, end: int) -> list[list[Word]]:
+    by_line: dict[int, list[Word]] = {}
+    for s, e, w, li in spans:
+        if s < end and e > start:
+            by_line.setdefault(li, []).append(w)
+    return list(by_line.values())
+
+
+def fill(pixels: np.ndarray, boxes: Iterable[Rect]) -> np.ndarray:
+    out = pixels.copy()
+    color = np.array(FILL_BGRA[:out.shape[2]], dtype=np.uint8)
+    for b in boxes:
+        out[b.y:b.y + b.height, b.x:b.x + b.width] = color
+    return out
+
+
+def union(rects: Iterable[Rect]) -> Rect:
+    rs = list(rects)
+    x0, y0 = min(r.x for r in rs), min(r.y for r in rs)
+    x1, y1 = max(r.x + r.width for r in rs), max(r.y + r.height for r in rs)
+    return Rect(x0, y0, x1 - x0, y1 - y0)
+
+
+def _clip(r: Rect, width: int, height: int) -> Rect:
+    x0, y0 = max(0, r.x), max(0, r.y)
+    x1, y1 = min(width, r.x + r.width), min(height, r.y + r.height)
+    return Rect(x0, y0, max(0, x1 - x0), max(0, y1 - y0))
+
+
+def _pad(r: Rect, p: int, width: int, height: int) -> Rect:
+    return _clip(Rect(r.x - p, r.y - p, r.width + 2 * p, r.height + 2 * p), width, height)
+
+
+def _overlaps(a: Rect, b: Rect) -> bool:
+    return a.x < b.x + b.width and b.x < a.x + a.width and a.y < b.y + b.height and b.y < a.y + a.height
+
+
+def _inside(a: Rect, b: Rect) -> bool:
+    return b.x <= a.x and b.y <= a.y and a.x + a.width <= b.x + b.width and a.y + a.height <= b.y + b.height

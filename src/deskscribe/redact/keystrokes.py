@@ -1,0 +1,135 @@
+"""The keystroke stage: a typing burst is held in memory, scanned, and only then released.
+
+While a burst is open every event the pipeline produces waits here, so order is kept. At the
+end of the burst the typed text is scanned together with the rest of the line it belongs to.
+A clean burst is released as it was typed; a burst with findings, or one typed where a
+password is expected, is released as a single ``text`` event with placeholders and no keys.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from deskscribe import events as ev
+from deskscribe.redact.text import PASSWORD, Finding, Redacted, replace
+
+MAX_HELD_CHARS = 4096
+_MODIFIERS = frozenset({"shift", "shift_r", "altgr", "caps_lock", "num_lock"})
+
+
+class Scanner(Protocol):
+    def scan(self, text: str) -> list[Finding]: ...
+
+
+def is_typing(key: str, char: str | None, mods: Sequence[str]) -> bool:
+    """Keys that belong to a burst: printable characters, corrections and shift."""
+    if key in _MODIFIERS:
+        return True
+    plain = set(mods) <= {"shift", "altgr", "caps_lock"}
+    return plain and (key == "backspace" or (bool(char) and key not in ("tab", "enter", "esc")))
+
+
+def typed_text(held: Sequence[ev.Event]) -> tuple[str, int]:
+    """The text a burst leaves behind, and how many characters before it were erased."""
+    out: list[str] = []
+    erase = 0
+    for e in held:
+        if e.kind != ev.KEY_DOWN:
+            continue
+        if e.data["key"] == "backspace":
+            if out:
+                out.pop()
+            else:
+                erase += 1
+        elif e.data["char"] and e.data["key"] not in _MODIFIERS:
+            out.append(str(e.data["char"]))
+    return "".join(out), erase
+
+
+@dataclass(slots=True)
+class TypingGuard:
+    scanner: Scanner
+    secure_commands: frozenset[str]
+    synthetic: bool = False
+    on_redacted: Callable[[Sequence[str]], None] = lambda values: None
+    held: list[ev.Event] = field(default_factory=list)
+    line: str = ""
+    secret_expected: bool = False
+    stats_redacted: int = 0
+    # Keys of a redacted burst still held down: their releases must not be stored either.
+    suppress_up: set[int] = field(default_factory=set)
+
+    @property
+    def open(self) -> bool:
+        return any(e.kind in (ev.KEY_DOWN, ev.KEY_UP) for e in self.held)
+
+    @property
+    def idle_flush_allowed(self) -> bool:
+        """Never release a half-typed password because the person hesitated."""
+        return not self.secret_expected
+
+    def hold(self, e: ev.Event) -> None:
+        self.held.append(e)
+
+    def too_long(self) -> bool:
+        return len(self.held) > 2 * MAX_HELD_CHARS
+
+    def new_window(self) -> None:
+        """Focus moved: the line and any expected password belong to the old window."""
+        self.line, self.secret_expected = "", False
+
+    def flush(self, *, enter: bool = False, secure_window: bool = False) -> list[ev.Event]:
+        held, self.held = self.held, []
+        text, erase = typed_text(held)
+        secure = secure_window or self.secret_expected
+        line_before = self.line[:max(0, len(self.line) - erase)]
+        redacted = self._redact(line_before, text, secure)
+        self.line = line_before + text
+        if enter:
+            if secure:
+                self.secret_expected = False
+            else:
+                words = self.line.split()
+                self.secret_expected = bool(words) and words[0] in self.secure_commands
+            self.line = ""
+        if redacted is None:
+            return held
+        self.stats_redacted += 1
+        self.on_redacted(redacted.values)
+        down: set[int] = set()
+        for e in held:
+            if e.kind == ev.KEY_DOWN:
+                down.add(int(e.data["vk"]))
+            elif e.kind == ev.KEY_UP:
+                down.discard(int(e.data["vk"]))
+        self.suppress_up |= down
+        return _replace_keys(held, redacted, erase, secure)
+
+    def _redact(self, before: str, text: str, secure: bool) -> Redacted | None:
+        if secure:
+            return Redacted(f"<{PASSWORD}>", (PASSWORD,), (text,)) if text else None
+        if not text:
+            return None
+        # The whole line is scanned: a number typed in two bursts is still one number.
+        start = len(before)
+        hits = [Finding(max(f.start, start) - start, f.end - start, f.kind)
+                for f in self.scanner.scan(before + text) if f.end > start]
+        return replace(text, hits, synthetic=self.synthetic) if hits else None
+
+
+def _replace_keys(held: list[ev.Event], red: Redacted, erase: int, secure: bool) -> list[ev.Event]:
+    keys = [e for e in held if e.kind in (ev.KEY_DOWN, ev.KEY_UP)]
+    if not keys:
+        return held
+    text_event = ev.Event(t_ns=keys[0].t_ns, kind=ev.TEXT, data={
+        "text": red.text, "kinds": sorted(set(red.kinds)), "secure": secure, "erase": erase,
+        "t_end_ns": keys[-1].t_ns})
+    out: list[ev.Event] = []
+    for e in held:
+        if e is keys[0]:
+            out.append(text_event)
+        elif e.kind not in (ev.KEY_DOWN, ev.KEY_UP):
+            out.append(e)
+    return out

@@ -1,0 +1,118 @@
+"""Frames wait here, in memory, until they are redacted; only then are they encoded and stored.
+
+OCR is slower than capture in bursts (a scrolled page is read whole), so frames queue. The
+queue is bounded: when it is full the oldest waiting frame is dropped, never written raw, and
+the session keeps its frame event so a build knows that step has no screenshot.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import deque
+from collections.abc import Iterable
+from typing import Any, Protocol
+
+import numpy as np
+
+from deskscribe.capture.screen import FrameEncoder
+from deskscribe.store import FrameRecord
+
+QUEUE_FRAMES = 6
+
+
+class Redactor(Protocol):
+    def redact(self, pixels: np.ndarray) -> np.ndarray: ...
+    def add_known(self, values: Iterable[str]) -> None: ...
+
+
+class NoFrames:
+    """For policies with ``frames = false``: any frame reaching it is a bug, never stored."""
+
+    def redact(self, pixels: np.ndarray) -> np.ndarray:
+        raise RuntimeError("this policy stores no screenshots")
+
+    def add_known(self, values: Iterable[str]) -> None:
+        pass
+
+
+class FrameSink(Protocol):
+    def add_frame(self, record: FrameRecord) -> None: ...
+
+
+class FrameStage:
+    def __init__(self, *, redactor: Redactor, sink: FrameSink, limit: int = QUEUE_FRAMES) -> None:
+        self._redactor = redactor
+        self._sink = sink
+        self._limit = limit
+        self._encoder = FrameEncoder()
+        self._queue: deque[tuple[Any, ...]] = deque()
+        self._cond = threading.Condition()
+        self._closing = False
+        self._busy = False
+        self.dropped = 0
+        self.stored = 0
+        self.error: str | None = None
+        self._thread = threading.Thread(target=self._run, name="deskscribe-redact", daemon=True)
+        self._thread.start()
+
+    @property
+    def waiting(self) -> int:
+        return sum(1 for item in self._queue if item[0] == "frame")
+
+    def submit(self, frame_id: int, t_ns: int, pixels: np.ndarray) -> None:
+        with self._cond:
+            if self.waiting >= self._limit:
+                oldest = next(i for i, item in enumerate(self._queue) if item[0] == "frame")
+                del self._queue[oldest]
+                self.dropped += 1
+            self._queue.append(("frame", frame_id, t_ns, pixels))
+            self._cond.notify()
+
+    def add_known(self, values: Iterable[str]) -> None:
+        """Queued in order, so every frame captured after a value was typed is checked for it."""
+        with self._cond:
+            self._queue.append(("known", tuple(values)))
+            self._cond.notify()
+
+    def drain(self) -> None:
+        """Block until every submitted frame is stored or dropped."""
+        with self._cond:
+            self._cond.wait_for(lambda: not self._queue and not self._busy)
+
+    def close(self) -> None:
+        with self._cond:
+            self._closing = True
+            self._cond.notify_all()
+        self._thread.join()
+
+    def _run(self) -> None:
+        while True:
+            with self._cond:
+                self._cond.wait_for(lambda: self._queue or self._closing)
+                if not self._queue:
+                    return
+                item = self._queue.popleft()
+                self._busy = True
+            try:
+                self._handle(item)
+            except Exception as exc:  # a broken OCR stops frames; raw pixels are never stored
+                self.error = f"screenshot redaction failed ({exc}); frames are no longer stored"
+                with self._cond:
+                    self.dropped += self.waiting
+                    self._queue.clear()
+            finally:
+                with self._cond:
+                    self._busy = False
+                    self._cond.notify_all()
+
+    def _handle(self, item: tuple[Any, ...]) -> None:
+        if item[0] == "known":
+            self._redactor.add_known(item[1])
+            return
+        if self.error is not None:
+            self.dropped += 1
+            return
+        _, frame_id, t_ns, pixels = item
+        clean = self._redactor.redact(pixels)
+        self._sink.add_frame(self._encoder.encode(frame_id, t_ns, clean))
+        self.stored += 1
