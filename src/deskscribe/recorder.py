@@ -321,7 +321,7 @@ class Recorder:
             key, char, mods = self._keys.press(raw.detail, keysyms)
             typing = is_typing(key, char, mods)
             if not typing:
-                self._release(enter=key == "enter")
+                self._release(enter=key in ("enter", "linefeed"))
             if t - self._last_key_ns >= TYPING_GAP_NS:
                 self._frame(t, "pre_action", raw.server_ms)
             self._last_key_ns = t
@@ -350,7 +350,7 @@ class Recorder:
             return
         self._frame_version = version
         frame_id = self._writer.reserve_frame_id()
-        self._stage.submit(frame_id, t, pixels)  # stored only once redacted
+        self._stage.submit(frame_id, t, pixels, self._leaf.layout.kept_rects)  # stored once redacted
         self.stats.frames += 1
         box = content_box(pixels)
         region = [0, 0, 0, 0] if box is None else [box.x, box.y, box.width, box.height]

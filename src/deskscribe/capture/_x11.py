@@ -475,7 +475,13 @@ class X11Leaf:
                     app, title, _ = self._identity(client)
                     keep = self._policy.is_designated(app, title)
                 b = geo.border_width
-                windows.append((Rect(geo.x, geo.y, geo.width + 2 * b, geo.height + 2 * b), keep))
+                windows.append((Rect(geo.x, geo.y, geo.width + 2 * b, geo.height + 2 * b), False))
+                if keep and client is not None:
+                    # Only the app's own area is kept: the window manager's title bar shows the
+                    # raw title, which is stored (redacted) as text instead.
+                    cgeo = client.get_geometry()
+                    pos = self._root.translate_coords(client, 0, 0)
+                    windows.append((Rect(pos.x, pos.y, cgeo.width, cgeo.height), True))
             except (error.BadWindow, error.BadDrawable, error.BadMatch):
                 continue  # gone while we looked: it is not visible
         layout = Layout(self.layout.width, self.layout.height, tuple(windows))

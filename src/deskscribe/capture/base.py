@@ -80,6 +80,10 @@ class Layout:
     def any_kept(self) -> bool:
         return any(keep for _, keep in self.windows)
 
+    @property
+    def kept_rects(self) -> tuple[Rect, ...]:
+        return tuple(r for r, keep in self.windows if keep)
+
     def mask(self) -> np.ndarray:
         """Boolean HxW array, True where pixels may be stored. Computed once per layout."""
         if not self._mask:

@@ -57,7 +57,9 @@ class FrameRedactor:
         """Values the keystroke stage replaced: boxed wherever they appear on screen."""
         self._known.update(n for n in map(normalise, values) if len(n) >= MIN_KNOWN_LEN)
 
-    def redact(self, pixels: np.ndarray) -> np.ndarray:
+    def redact(self, pixels: np.ndarray, windows: Sequence[Rect] = ()) -> np.ndarray:
+        """``windows`` are the kept app areas: each is read on its own, because Tesseract's
+        layout analysis loses text next to large black (masked) areas."""
         h, w = pixels.shape[:2]
         if self._prev is None or self._prev.shape != pixels.shape:
             box = content_box(pixels)
@@ -66,7 +68,7 @@ class FrameRedactor:
         else:
             bands = grow_bands(changed_rects(self._prev, pixels), self._boxes, w, h)
         self._prev = pixels
-        fresh = [b for band in bands for b in self._scan(pixels, band)]
+        fresh = [b for band in bands for piece in _pieces(band, windows) for b in self._scan(pixels, piece)]
         self._boxes = [b for b in self._boxes if not any(_inside(b, band) for band in bands)] + fresh
         self.stats.frames += 1
         self.stats.ocr_pixels += sum(b.width * b.height for b in bands)
@@ -76,6 +78,8 @@ class FrameRedactor:
     def _scan(self, pixels: np.ndarray, band: Rect) -> list[Rect]:
         lines = group_lines(self._ocr.words(pixels, band))
         text, spans = join_lines(lines)
+        # OCR reads the dot in "name.surname@example.com" as a comma often enough to matter.
+        text = re.sub(r"(?<=\w),(?=\w)", ".", text)
         hits = [(f.start, f.end) for f in self._scanner.scan(text)]
         hits += known_hits(text, self._known)
         boxes: list[Rect] = []
@@ -172,6 +176,19 @@ def fill(pixels: np.ndarray, boxes: Iterable[Rect]) -> np.ndarray:
     for b in boxes:
         out[b.y:b.y + b.height, b.x:b.x + b.width] = color
     return out
+
+
+def _pieces(band: Rect, windows: Sequence[Rect]) -> list[Rect]:
+    if not windows:
+        return [band]
+    out = [_intersect(band, w) for w in windows]
+    return [r for r in out if r.width > 0 and r.height > 0]
+
+
+def _intersect(a: Rect, b: Rect) -> Rect:
+    x0, y0 = max(a.x, b.x), max(a.y, b.y)
+    x1, y1 = min(a.x + a.width, b.x + b.width), min(a.y + a.height, b.y + b.height)
+    return Rect(x0, y0, max(0, x1 - x0), max(0, y1 - y0))
 
 
 def union(rects: Iterable[Rect]) -> Rect:

@@ -16,6 +16,10 @@ from deskscribe import events as ev
 from deskscribe.redact.text import PASSWORD, Finding, Redacted, replace
 
 MAX_HELD_CHARS = 4096
+# After ``sudo``/``passwd``/``openssl``... the next two lines are treated as secret: prompts
+# usually ask twice (new + verify). A command typed after a single prompt is lost; that is
+# the price of never storing the repeat.
+SECRET_LINES = 2
 _MODIFIERS = frozenset({"shift", "shift_r", "altgr", "caps_lock", "num_lock"})
 
 
@@ -56,7 +60,8 @@ class TypingGuard:
     on_redacted: Callable[[Sequence[str]], None] = lambda values: None
     held: list[ev.Event] = field(default_factory=list)
     line: str = ""
-    secret_expected: bool = False
+    # Lines still expected to be secret in this terminal: a password and, often, its repeat.
+    secret_lines: int = 0
     stats_redacted: int = 0
     # Keys of a redacted burst still held down: their releases must not be stored either.
     suppress_up: set[int] = field(default_factory=set)
@@ -64,6 +69,10 @@ class TypingGuard:
     @property
     def open(self) -> bool:
         return any(e.kind in (ev.KEY_DOWN, ev.KEY_UP) for e in self.held)
+
+    @property
+    def secret_expected(self) -> bool:
+        return self.secret_lines > 0
 
     @property
     def idle_flush_allowed(self) -> bool:
@@ -78,7 +87,7 @@ class TypingGuard:
 
     def new_window(self) -> None:
         """Focus moved: the line and any expected password belong to the old window."""
-        self.line, self.secret_expected = "", False
+        self.line, self.secret_lines = "", 0
 
     def flush(self, *, enter: bool = False, secure_window: bool = False) -> list[ev.Event]:
         held, self.held = self.held, []
@@ -88,11 +97,11 @@ class TypingGuard:
         redacted = self._redact(line_before, text, secure)
         self.line = line_before + text
         if enter:
-            if secure:
-                self.secret_expected = False
+            if self.secret_lines:
+                self.secret_lines -= 1
             else:
                 words = self.line.split()
-                self.secret_expected = bool(words) and words[0] in self.secure_commands
+                self.secret_lines = SECRET_LINES if words and words[0] in self.secure_commands else 0
             self.line = ""
         if redacted is None:
             return held

@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import threading
 from collections import deque
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import Any, Protocol
 
 import numpy as np
 
+from deskscribe.capture.base import Rect
 from deskscribe.capture.screen import FrameEncoder
 from deskscribe.store import FrameRecord
 
@@ -21,14 +22,14 @@ QUEUE_FRAMES = 6
 
 
 class Redactor(Protocol):
-    def redact(self, pixels: np.ndarray) -> np.ndarray: ...
+    def redact(self, pixels: np.ndarray, windows: Sequence[Rect] = ()) -> np.ndarray: ...
     def add_known(self, values: Iterable[str]) -> None: ...
 
 
 class NoFrames:
     """For policies with ``frames = false``: any frame reaching it is a bug, never stored."""
 
-    def redact(self, pixels: np.ndarray) -> np.ndarray:
+    def redact(self, pixels: np.ndarray, windows: Sequence[Rect] = ()) -> np.ndarray:
         raise RuntimeError("this policy stores no screenshots")
 
     def add_known(self, values: Iterable[str]) -> None:
@@ -59,13 +60,13 @@ class FrameStage:
     def waiting(self) -> int:
         return sum(1 for item in self._queue if item[0] == "frame")
 
-    def submit(self, frame_id: int, t_ns: int, pixels: np.ndarray) -> None:
+    def submit(self, frame_id: int, t_ns: int, pixels: np.ndarray, windows: Sequence[Rect] = ()) -> None:
         with self._cond:
             if self.waiting >= self._limit:
                 oldest = next(i for i, item in enumerate(self._queue) if item[0] == "frame")
                 del self._queue[oldest]
                 self.dropped += 1
-            self._queue.append(("frame", frame_id, t_ns, pixels))
+            self._queue.append(("frame", frame_id, t_ns, pixels, tuple(windows)))
             self._cond.notify()
 
     def add_known(self, values: Iterable[str]) -> None:
@@ -112,7 +113,7 @@ class FrameStage:
         if self.error is not None:
             self.dropped += 1
             return
-        _, frame_id, t_ns, pixels = item
-        clean = self._redactor.redact(pixels)
+        _, frame_id, t_ns, pixels, windows = item
+        clean = self._redactor.redact(pixels, windows)
         self._sink.add_frame(self._encoder.encode(frame_id, t_ns, clean))
         self.stored += 1

@@ -32,6 +32,7 @@ _SECRET_PATTERNS = [re.compile(p) for p in (
     r"\bsk-[A-Za-z0-9_-]{20,}",  # OpenAI-style keys
     r"\bAIza[0-9A-Za-z_-]{30,}",  # Google API key
     r"\bglpat-[A-Za-z0-9_-]{20,}",  # GitLab
+    r"\$(?:1|2[aby]?|5|6|y|argon2i?d?)\$[./A-Za-z0-9$=,]{8,}",  # crypt(3) password hashes
 )]
 _TOKEN = re.compile(r"[A-Za-z0-9_\-+/=.]{20,}")
 _SSN = re.compile(r"\b\d{3}-\d{2}-\d{4}\b")

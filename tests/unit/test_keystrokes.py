@@ -1,0 +1,120 @@
+"""The keystroke stage: what a held burst turns into when it is released."""
+
+from __future__ import annotations
+
+import pytest
+
+from deskscribe import events as ev
+from deskscribe.redact.keystrokes import TypingGuard, is_typing, typed_text
+from deskscribe.redact.text import TextScanner
+
+
+@pytest.fixture(scope="module")
+def scanner() -> TextScanner:
+    return TextScanner()
+
+
+def guard(scanner: TextScanner, seen: list[str] | None = None) -> TypingGuard:
+    return TypingGuard(scanner=scanner, secure_commands=frozenset({"su", "sudo"}),
+                       on_redacted=(seen.extend if seen is not None else lambda v: None))
+
+
+def keys(text: str, t0: int = 0) -> list[ev.Event]:
+    out = []
+    for i, ch in enumerate(text):
+        key = "backspace" if ch == "\b" else ("space" if ch == " " else ch)
+        char = None if ch == "\b" else ch
+        data = {"key": key, "char": char, "vk": 10 + ord(ch) % 80, "mods": []}
+        out.append(ev.Event(t0 + 2 * i, ev.KEY_DOWN, data))
+        out.append(ev.Event(t0 + 2 * i + 1, ev.KEY_UP, data))
+    return out
+
+
+def feed(g: TypingGuard, events: list[ev.Event]) -> None:
+    for e in events:
+        g.hold(e)
+
+
+@pytest.mark.parametrize(("key", "char", "mods", "expected"), [
+    ("a", "a", [], True), ("A", "A", ["shift"], True), ("backspace", None, [], True),
+    ("shift", None, [], True), ("enter", "\r", [], False), ("tab", "\t", [], False),
+    ("c", "c", ["ctrl"], False), ("left", None, [], False), ("at", "@", ["altgr"], True),
+])
+def test_which_keys_belong_to_a_burst(key: str, char: str | None, mods: list[str], expected: bool) -> None:
+    assert is_typing(key, char, mods) is expected
+
+
+def test_typed_text_applies_corrections_and_counts_erasures() -> None:
+    assert typed_text(keys("\b\babcx\bd")) == ("abcd", 2)
+
+
+def test_a_clean_burst_is_released_exactly_as_typed(scanner: TextScanner) -> None:
+    g = guard(scanner)
+    burst = keys("hello world")
+    feed(g, burst)
+    assert g.flush(enter=True) == burst
+
+
+def test_a_burst_with_pii_becomes_one_text_event_without_keys(scanner: TextScanner) -> None:
+    seen: list[str] = []
+    g = guard(scanner, seen)
+    move = ev.Event(5, ev.MOUSE_MOVE, {"x": 1, "y": 2})
+    burst = keys("to jane.doe@example.com")
+    feed(g, [*burst[:4], move, *burst[4:]])
+    out = g.flush(enter=True)
+    assert [e.kind for e in out] == [ev.TEXT, ev.MOUSE_MOVE]
+    text = out[0]
+    assert text.data["text"] == "to <EMAIL_ADDRESS>" and text.data["kinds"] == ["EMAIL_ADDRESS"]
+    assert text.t_ns == burst[0].t_ns and text.data["t_end_ns"] == burst[-1].t_ns
+    assert "jane" not in repr(out) and seen == ["jane.doe@example.com"]
+    ev.validate(text)
+
+
+def test_a_number_split_over_two_bursts_is_still_found(scanner: TextScanner) -> None:
+    g = guard(scanner)
+    feed(g, keys("card 4111 1111 "))
+    first = g.flush()  # idle: nothing recognisable yet
+    assert first and first[0].kind == ev.KEY_DOWN
+    feed(g, keys("1111 1111", t0=100))
+    out = g.flush(enter=True)
+    assert [e.kind for e in out] == [ev.TEXT] and "1111" not in out[0].data["text"]
+
+
+def test_keys_in_a_password_window_are_never_released(scanner: TextScanner) -> None:
+    g = guard(scanner)
+    feed(g, keys("hunter2 is plain"))
+    out = g.flush(enter=True, secure_window=True)
+    assert [e.kind for e in out] == [ev.TEXT]
+    assert out[0].data == {"text": "<PASSWORD>", "kinds": ["PASSWORD"], "secure": True, "erase": 0,
+                           "t_end_ns": out[0].data["t_end_ns"]}
+
+
+def test_the_line_after_su_is_a_password_and_waits_for_enter(scanner: TextScanner) -> None:
+    g = guard(scanner)
+    feed(g, keys("su nobody"))
+    assert g.flush(enter=True)[0].kind == ev.KEY_DOWN  # the command itself is ordinary text
+    assert not g.idle_flush_allowed
+    for _ in range(2):  # the password and its confirmation
+        feed(g, keys("Tr0ub4dor&3"))
+        out = g.flush(enter=True)
+        assert [e.data.get("text") for e in out] == ["<PASSWORD>"]
+    assert g.idle_flush_allowed  # the prompts are answered; the next line is ordinary again
+    feed(g, keys("ls"))
+    assert g.flush(enter=True)[0].kind == ev.KEY_DOWN
+
+
+def test_focus_change_forgets_an_expected_password(scanner: TextScanner) -> None:
+    g = guard(scanner)
+    feed(g, keys("sudo -k"))
+    g.flush(enter=True)
+    g.new_window()
+    feed(g, keys("notes"))
+    assert g.flush(enter=True)[0].kind == ev.KEY_DOWN
+
+
+def test_releases_of_keys_still_down_after_a_redacted_burst_are_suppressed(scanner: TextScanner) -> None:
+    g = guard(scanner)
+    burst = keys("x@example.com")
+    feed(g, burst[:-1])  # the last key is still held when Enter ends the burst
+    g.flush(enter=True)
+    assert g.suppress_up == {int(burst[-1].data["vk"])}
