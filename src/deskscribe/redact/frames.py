@@ -9,15 +9,16 @@ touches an old box grows to cover all of it, so a value is always read whole.
 from __future__ import annotations
 
 import re
+from collections import OrderedDict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Protocol
 
 import numpy as np
 
 from deskscribe.capture.base import Rect
 from deskscribe.capture.screen import changed_rects, content_box
 from deskscribe.redact.keystrokes import Scanner
+from deskscribe.redact.lines import LineReader, Ocr, window_of
 from deskscribe.redact.ocr import Word
 
 PAD_X = 400  # a changed tile at the end of a typed value: read back to its start
@@ -25,10 +26,7 @@ PAD_Y = 12
 BOX_PAD = 2
 FILL_BGRA = (128, 128, 128, 255)
 MIN_KNOWN_LEN = 4
-
-
-class Ocr(Protocol):
-    def words(self, pixels: np.ndarray, region: Rect) -> list[Word]: ...
+FOUND_CACHE = 4096
 
 
 @dataclass(slots=True)
@@ -36,6 +34,7 @@ class RedactStats:
     frames: int = 0
     ocr_pixels: int = 0
     boxes: int = 0
+    words_read: int = 0
 
 
 def normalise(s: str) -> str:
@@ -46,11 +45,12 @@ class FrameRedactor:
     """Cleans full-screen arrays in capture order; one instance per session and thread."""
 
     def __init__(self, *, ocr: Ocr, scanner: Scanner) -> None:
-        self._ocr = ocr
+        self._lines = LineReader(ocr=ocr)
         self._scanner = scanner
         self._prev: np.ndarray | None = None
         self._boxes: list[Rect] = []
         self._known: set[str] = set()
+        self._found: OrderedDict[str, list[tuple[int, int]]] = OrderedDict()
         self.stats = RedactStats()
 
     def add_known(self, values: Iterable[str]) -> None:
@@ -68,25 +68,50 @@ class FrameRedactor:
         else:
             bands = grow_bands(changed_rects(self._prev, pixels), self._boxes, w, h)
         self._prev = pixels
-        fresh = [b for band in bands for piece in _pieces(band, windows) for b in self._scan(pixels, piece)]
-        self._boxes = [b for b in self._boxes if not any(_inside(b, band) for band in bands)] + fresh
+        regions, fresh = [], []
+        for piece in (p for band in bands for p in _pieces(band, windows)):
+            region, boxes = self._scan(pixels, piece, window_of(piece, windows))
+            regions.append(region)
+            fresh += boxes
+        self._boxes = [b for b in self._boxes if not any(_inside(b, r) for r in regions)] + fresh
         self.stats.frames += 1
-        self.stats.ocr_pixels += sum(b.width * b.height for b in bands)
+        self.stats.ocr_pixels += sum(r.width * r.height for r in regions)
         self.stats.boxes += len(fresh)
+        self.stats.words_read = self._lines.words_read
         return fill(pixels, self._boxes)
 
-    def _scan(self, pixels: np.ndarray, band: Rect) -> list[Rect]:
-        lines = group_lines(self._ocr.words(pixels, band))
-        text, spans = join_lines(lines)
-        # OCR reads the dot in "name.surname@example.com" as a comma often enough to matter.
-        text = re.sub(r"(?<=\w),(?=\w)", ".", text)
-        hits = [(f.start, f.end) for f in self._scanner.scan(text)]
-        hits += known_hits(text, self._known)
+    def _scan(self, pixels: np.ndarray, piece: Rect, window: Rect) -> tuple[Rect, list[Rect]]:
+        """The region actually read (whole lines) and the boxes found in it."""
+        region, words = self._lines.read(pixels, piece, window)
+        lines = [join_lines([line]) for line in group_lines(words)]
+        self._scan_new([text for text, _ in lines])
         boxes: list[Rect] = []
-        for start, end in hits:
-            for line in _words_in(spans, start, end):
-                boxes.append(_pad(union(w.box for w in line), BOX_PAD, pixels.shape[1], pixels.shape[0]))
-        return boxes
+        for text, spans in lines:
+            for start, end in self._found[text] + known_hits(text, self._known):
+                for found in _words_in(spans, start, end):
+                    boxes.append(_pad(union(w.box for w in found), BOX_PAD, pixels.shape[1], pixels.shape[0]))
+        return region, boxes
+
+    def _scan_new(self, texts: Sequence[str]) -> None:
+        """Scan lines not seen before in one call; a line's findings are kept with its text,
+        because most lines of a frame were on screen in the previous one too."""
+        new = list(dict.fromkeys(t for t in texts if t not in self._found))
+        for t in texts:
+            if t in self._found:
+                self._found.move_to_end(t)
+        if not new:
+            return
+        joined = "".join(new)  # each ends with a newline, so no finding spans two lines
+        # OCR reads the dot in "name.surname@example.com" as a comma often enough to matter.
+        hits = self._scanner.scan(re.sub(r"(?<=\w),(?=\w)", ".", joined))
+        offset = 0
+        for t in new:
+            end = offset + len(t)
+            self._found[t] = [(max(f.start, offset) - offset, min(f.end, end) - offset)
+                              for f in hits if f.start < end and f.end > offset]
+            offset = end
+        while len(self._found) > FOUND_CACHE:
+            self._found.popitem(last=False)
 
 
 def grow_bands(changed: Sequence[Rect], boxes: Sequence[Rect], width: int, height: int) -> list[Rect]:
@@ -133,7 +158,7 @@ def join_lines(lines: Sequence[Sequence[Word]]) -> tuple[str, list[tuple[int, in
     pos = 0
     for li, line in enumerate(lines):
         for wi, w in enumerate(line):
-            if wi:
+            if wi and not _glued(line[wi - 1], w):
                 parts.append(" ")
                 pos += 1
             spans.append((pos, pos + len(w.text), w, li))
@@ -142,6 +167,17 @@ def join_lines(lines: Sequence[Sequence[Word]]) -> tuple[str, list[tuple[int, in
         parts.append("\n")
         pos += 1
     return "".join(parts), spans
+
+
+def _glued(a: Word, b: Word) -> bool:
+    """OCR splits "name.surname@example.com" at the punctuation; a gap narrower than a space
+    next to an address character is no word break."""
+    gap = b.box.x - (a.box.x + a.box.width)
+    near = gap < 0.5 * max(a.box.height, b.box.height)
+    return near and (a.text[-1] in _JOINERS or b.text[0] in _JOINERS)
+
+
+_JOINERS = frozenset(".@-_/:+=")
 
 
 def known_hits(text: str, known: Iterable[str]) -> list[tuple[int, int]]:

@@ -65,7 +65,7 @@ class TesseractOcr:
         crop = pixels[region.y:region.y + region.height, region.x:region.x + region.width]
         if crop.size == 0:
             return []
-        gray = _gray(crop)
+        gray = luma(crop)
         img = Image.fromarray(gray, "L")
         if self._scale != 1:
             img = img.resize((img.width * self._scale, img.height * self._scale), Image.Resampling.BILINEAR)
@@ -92,7 +92,7 @@ class TesseractOcr:
         self._api.End()
 
 
-def _gray(crop: np.ndarray) -> np.ndarray:
+def luma(crop: np.ndarray) -> np.ndarray:
     """Luma from a BGRA (screen model) or RGB array."""
     c = crop.astype(np.uint16)
     if crop.shape[2] == 4:
