@@ -28,6 +28,7 @@ from deskscribe.store import StoreError
 from deskscribe.vdisplay import VirtualDisplayError
 
 if TYPE_CHECKING:
+    from deskscribe.capture.hotkey import Hotkey
     from deskscribe.redact.stage import Redactor
     from deskscribe.redact.text import TextScanner
 
@@ -49,12 +50,16 @@ class UserError(Exception):
     """Shown as one line; exit status 2."""
 
 
+DEFAULT_HOTKEY = "ctrl+alt+shift+p"
+
+
 @dataclass(frozen=True)
 class Config:
     data_dir: Path
     key_store: str
     storage_budget_bytes: int
     min_free_bytes: int
+    pause_hotkey: str = DEFAULT_HOTKEY
 
 
 def _config_path() -> Path:
@@ -80,6 +85,7 @@ def load_config(data_dir: Path | None) -> Config:
         key_store=key_store,
         storage_budget_bytes=int(rec.get("storage_budget_mb", DEFAULT_BUDGET_MB)) * 1024 * 1024,
         min_free_bytes=int(rec.get("min_free_mb", DEFAULT_MIN_FREE_MB)) * 1024 * 1024,
+        pause_hotkey=str(rec.get("pause_hotkey", DEFAULT_HOTKEY)),
     )
 
 
@@ -134,7 +140,8 @@ def record(
     scanner, redactor = _redaction(pol)  # loaded before capture, so no event waits for it
     dd.enforce_budget(cfg.storage_budget_bytes)
     writer = dd.create(meta)
-    recorder = Recorder(leaf=leaf, writer=writer, policy=pol, scanner=scanner, redactor=redactor)
+    recorder = Recorder(leaf=leaf, writer=writer, policy=pol, scanner=scanner, redactor=redactor,
+                        hotkey=_hotkey(cfg.pause_hotkey))
     handlers.append(recorder)
     recorder.set_frames_paused(dd.free_bytes() < cfg.min_free_bytes)  # decided before any frame
     stop = threading.Event()
@@ -143,7 +150,7 @@ def record(
     recorder.start()
     control.start()
     typer.echo(f"recording session {meta.session_id} (designated: {', '.join(pol.designated_apps)});"
-               " Ctrl+C stops", err=True)
+               f" Ctrl+C stops{', ' + cfg.pause_hotkey + ' pauses' if cfg.pause_hotkey else ''}", err=True)
     try:
         run_until_stopped(recorder, writer, dd, stop, duration=duration, session_id=meta.session_id,
                           budget_bytes=cfg.storage_budget_bytes, min_free_bytes=cfg.min_free_bytes)
@@ -159,6 +166,17 @@ def record(
                f"{writer.frames_written} frames, {writer.bytes_written} bytes, "
                f"{s.inputs_excluded} inputs outside designated apps not recorded, "
                f"{s.dropped + writer.dropped} dropped")
+
+
+def _hotkey(spec: str) -> Hotkey | None:
+    from deskscribe.capture.hotkey import Hotkey
+
+    if not spec:
+        return None
+    try:
+        return Hotkey.parse(spec)
+    except ValueError as exc:
+        raise UserError(f"{_config_path()}: pause_hotkey: {exc}") from None
 
 
 def _redaction(pol: Policy) -> tuple[TextScanner, Redactor]:

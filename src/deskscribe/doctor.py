@@ -85,6 +85,28 @@ def check_storage(data_dir: Path, min_free_bytes: int, key_store: str) -> list[C
     return checks
 
 
+def check_redaction() -> list[Check]:
+    """Recording refuses to start without its redaction engines, so these block it."""
+    import importlib.util
+
+    from deskscribe.redact.ocr import find_tessdata
+
+    checks = []
+    if importlib.util.find_spec("presidio_analyzer") is None:
+        checks.append(Check("text redaction", FAIL, "Presidio is not installed",
+                            "pip install 'deskscribe[capture]'"))
+    else:
+        checks.append(Check("text redaction", OK, "Presidio pattern recognizers (offline)"))
+    tessdata = find_tessdata()
+    if importlib.util.find_spec("tesserocr") is None or tessdata is None:
+        checks.append(Check("screenshot redaction", FAIL, "Tesseract (tesserocr + English model) missing",
+                            "apt-get install tesseract-ocr-eng; pip install 'deskscribe[capture]'"
+                            " (or set frames = false in the policy)"))
+    else:
+        checks.append(Check("screenshot redaction", OK, f"Tesseract, model in {tessdata}"))
+    return checks
+
+
 def check_demo_tools() -> list[Check]:
     missing = [p for p in ("Xvfb", "openbox", "xdotool", "xterm", "zenity") if shutil.which(p) is None]
     if missing:
@@ -98,7 +120,7 @@ def run_checks(*, display_name: str | None, wayland: bool, data_dir: Path, min_f
     """Print every check; True when nothing is failing."""
     console = console or Console()
     checks = (check_display(display_name, wayland) + check_storage(data_dir, min_free_bytes, key_store)
-              + check_demo_tools())
+              + check_redaction() + check_demo_tools())
     for c in checks:
         console.print(f"{_MARK[c.status]} [bold]{c.name}[/]: {c.detail}")
         if c.fix:

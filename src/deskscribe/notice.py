@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import textwrap
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -25,16 +26,27 @@ def render_notice(policy: Policy) -> str:
     frames = (f"a screenshot just before each click, scroll and typing burst, and one every "
               f"{policy.screenshot_interval_s:g} s when the screen changed; everything outside the"
               " apps above is blacked out before it is saved" if policy.frames else "no screenshots")
+    deny = ", and the names on your organisation's list" if policy.deny_list else ""
+    replacement = ("replaced by made-up values of the same kind" if policy.synthetic_values
+                   else "replaced by a label such as <EMAIL_ADDRESS>; on screenshots, a grey box")
+    signals = textwrap.fill("Signals: pointer movements, clicks and scrolls; keys pressed; the focused"
+                            f" window's application, title and position; {frames}.", 92)
+    removed = textwrap.fill(
+        "Removed on this computer before anything is saved: keys typed into password prompts"
+        ' and password managers (only "<PASSWORD>" remains); card numbers, e-mail addresses,'
+        " phone numbers, IBANs, US social security numbers, IP addresses, access keys and"
+        f" tokens{deny} in typed text, window titles and screenshots ({replacement}).", 92)
     return f"""deskscribe recording notice
 
 What is recorded, only while one of these applications is in front:
 {apps}
 Windows whose title matches any of these are never recorded: {excluded}.
 
-Signals: pointer movements, clicks and scrolls; keys pressed; the focused window's
-application, title and position; {frames}.
-Everything else (other applications, the desktop, anything while recording is paused) is not
-recorded: only the length of the gap is noted.
+{signals}
+Everything else (other applications, the desktop, anything while recording is paused or the
+screen is locked) is not recorded: only the length of the gap is noted.
+
+{removed}
 
 Time precision leaving this computer: {policy.timing_precision_ms} ms.
 Where it is kept: encrypted on this computer; you review sessions before any upload.

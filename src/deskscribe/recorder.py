@@ -27,6 +27,7 @@ from deskscribe.capture.base import (
     RawInput,
     WindowInfo,
 )
+from deskscribe.capture.hotkey import Hotkey
 from deskscribe.capture.keyboard import KeyTranslator
 from deskscribe.capture.screen import content_box
 from deskscribe.policy import Policy
@@ -57,7 +58,8 @@ class Stats:
 
 class Recorder:
     def __init__(self, *, leaf: Leaf, writer: SessionWriter, policy: Policy, scanner: Scanner,
-                 redactor: Redactor, clock: Callable[[], int] = time.monotonic_ns) -> None:
+                 redactor: Redactor, hotkey: Hotkey | None = None,
+                 clock: Callable[[], int] = time.monotonic_ns) -> None:
         self._leaf = leaf
         self._writer = writer
         self._policy = policy
@@ -74,6 +76,9 @@ class Recorder:
         self._guard = TypingGuard(scanner=scanner, secure_commands=frozenset(policy.secure_commands),
                                   synthetic=policy.synthetic_values, on_redacted=self._stage.add_known)
         self._secure_window = False
+        self._covered = False
+        self._hotkey = hotkey
+        self._swallowed: set[int] = set()
         self._titles: dict[str, str] = {}
         self._gate_open = False
         self._gate_closed_for_good = False
@@ -257,8 +262,12 @@ class Recorder:
         self._emit(t_ns, ev.MARKER, {"marker": "resume"})
         self._focus(t_ns, self._current_focus)  # the window in front now decides, as at start
 
-    def _focus(self, t_ns: int, info: WindowInfo | None) -> None:
-        before, self._current_focus = self._current_focus, info
+    def _focus(self, t_ns: int, info: WindowInfo | None, *, keep_current: bool = False) -> None:
+        before = self._current_focus
+        if not keep_current:
+            self._current_focus = info
+        if self._covered:
+            info = None
         if self.stats.paused:
             return  # not even which window is in front is stored while paused
         self._release()
@@ -282,6 +291,11 @@ class Recorder:
             self._buttons_down.clear()
 
     def _input(self, raw: RawInput) -> None:
+        if self._hotkey is not None and raw.code in (KEY_PRESS, KEY_RELEASE) and self._toggle(raw):
+            return
+        covered = not self._leaf.layout.any_kept
+        if covered != self._covered:
+            self._cover(self._rel(raw.mono_ns), covered)
         if not self._gate_open or self._gate_closed_for_good:
             self.stats.inputs_excluded += 1
             return
@@ -310,14 +324,34 @@ class Recorder:
             self._last_key_ns = -TYPING_GAP_NS  # typing after a click is a new burst
             self._emit(t, ev.MOUSE_DOWN, {"x": raw.x, "y": raw.y, "button": _BUTTONS[raw.detail]})
 
+    def _toggle(self, raw: RawInput) -> bool:
+        """The pause hotkey: True when this key belongs to it and is not recorded."""
+        assert self._hotkey is not None
+        if self._hotkey.feed(raw.code, raw.detail, self._leaf.keymap.keysyms(raw.detail)):
+            t = self._rel(raw.mono_ns)
+            if self.stats.paused:
+                self._resume(t)
+            else:
+                self._pause(t, None)
+            self._swallowed.add(raw.detail)
+            return True
+        if raw.code == KEY_RELEASE and raw.detail in self._swallowed:
+            self._swallowed.discard(raw.detail)
+            return True
+        return False
+
+    def _cover(self, t: int, covered: bool) -> None:
+        """A lock screen or full-screen prompt over every designated window: its focus is
+        unchanged, but keys go to the cover, so capture stops as if focus had left."""
+        self._covered = covered
+        if covered:
+            self._focus(t, None, keep_current=True)
+        else:
+            self._focus(t, self._current_focus)
+
     def _key(self, t: int, raw: RawInput) -> None:
         keysyms = self._leaf.keymap.keysyms(raw.detail)
         if raw.code == KEY_PRESS:
-            if not self._leaf.layout.any_kept:
-                # Nothing designated is visible (a lock screen or a full-screen prompt covers
-                # it): the keys go there, not to the focused window.
-                self.stats.inputs_excluded += 1
-                return
             key, char, mods = self._keys.press(raw.detail, keysyms)
             typing = is_typing(key, char, mods)
             if not typing:

@@ -87,3 +87,23 @@ def test_nothing_is_captured_while_paused(vd: VirtualDisplay, recorder: Recorder
     assert markers.count("pause") == 2 and markers.count("resume") == 2
     bad = deskscribe("pause", "--for", "-1", "--data-dir", data, check=False)
     assert bad.returncode == 2 and "positive number of minutes" in bad.stderr
+
+
+def test_the_global_hotkey_toggles_pause(vd: VirtualDisplay, recorder: RecorderProcess) -> None:
+    proc = vd.spawn(["xterm", "-T", "Hotkey", "-geometry", "40x8+600+600", "-e", "cat"])
+    try:
+        vd.activate(vd.wait_window(name="Hotkey"))
+        recorder.start()
+        vd.xdotool("type", "--delay", "20", "one")
+        vd.xdotool("key", "ctrl+alt+shift+p")
+        vd.xdotool("type", "--delay", "20", "secret")
+        vd.xdotool("key", "ctrl+alt+shift+p")
+        vd.xdotool("type", "--delay", "20", "two")
+        recorder.stop()
+    finally:
+        proc.terminate()
+    events = recorder.dump()
+    typed = "".join(str(e["char"]) for e in events if e["kind"] == "key_down" and e["char"])
+    assert typed == "onetwo"
+    markers = [e["marker"] for e in events if e["kind"] == "marker"]
+    assert markers.count("pause") == 1 and markers.count("resume") == 1

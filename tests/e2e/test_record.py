@@ -341,3 +341,29 @@ def test_session_metadata_describes_the_desktop_not_the_person(
     text = json.dumps(meta)
     for identifying in (socket.gethostname(), getpass.getuser()):
         assert f'"{identifying}"' not in text
+
+
+def test_a_lock_screen_stops_capture_although_focus_stays(
+        vd: VirtualDisplay, xterm: str, recorder: RecorderProcess) -> None:
+    """i3lock grabs the keyboard over a designated window that keeps _NET_ACTIVE_WINDOW."""
+    vd.activate(xterm)
+    recorder.start()
+    vd.xdotool("type", "--delay", "20", "before")
+    locker = vd.spawn(["i3lock", "-n", "-c", "202020"])
+    time.sleep(1.0)
+    vd.xdotool("type", "--delay", "20", "lockpassword")
+    vd.xdotool("key", "Return")
+    time.sleep(0.3)
+    locker.terminate()
+    locker.wait(timeout=5)
+    time.sleep(0.5)
+    vd.activate(xterm)
+    vd.xdotool("type", "--delay", "20", "after")
+    recorder.stop()
+    events = recorder.dump()
+
+    chars = "".join(str(e["char"]) for e in kinds(events, "key_down") if e["char"])
+    assert chars == "beforeafter"
+    assert "lockpassword" not in json.dumps(events)
+    excluded = [e for e in kinds(events, "marker") if e["marker"] == "excluded"]
+    assert excluded and int(excluded[0]["duration_ms"]) > 0  # type: ignore[call-overload]

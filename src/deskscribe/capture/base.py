@@ -69,6 +69,7 @@ class Layout:
     height: int
     windows: tuple[tuple[Rect, bool], ...] = ()
     _mask: list[np.ndarray] = field(default_factory=list, compare=False, repr=False)
+    _visible: list[bool] = field(default_factory=list, compare=False, repr=False)
 
     def designated_at(self, x: int, y: int) -> bool:
         for rect, keep in reversed(self.windows):
@@ -78,7 +79,12 @@ class Layout:
 
     @property
     def any_kept(self) -> bool:
-        return any(keep for _, keep in self.windows)
+        """Some designated pixel is visible: false under a lock screen or a full-screen cover."""
+        if not any(keep for _, keep in self.windows):
+            return False
+        if not self._visible:
+            self._visible.append(bool(self.mask().any()))
+        return self._visible[0]
 
     @property
     def kept_rects(self) -> tuple[Rect, ...]:
