@@ -28,6 +28,7 @@ from deskscribe.store import StoreError
 from deskscribe.vdisplay import VirtualDisplayError
 
 if TYPE_CHECKING:
+    from deskscribe.capture.atspi import PasswordFocus
     from deskscribe.capture.hotkey import Hotkey
     from deskscribe.redact.stage import Redactor
     from deskscribe.redact.text import TextScanner
@@ -140,8 +141,9 @@ def record(
     scanner, redactor = _redaction(pol)  # loaded before capture, so no event waits for it
     dd.enforce_budget(cfg.storage_budget_bytes)
     writer = dd.create(meta)
+    password_focus = _password_focus()
     recorder = Recorder(leaf=leaf, writer=writer, policy=pol, scanner=scanner, redactor=redactor,
-                        hotkey=_hotkey(cfg.pause_hotkey))
+                        hotkey=_hotkey(cfg.pause_hotkey), password_focus=password_focus.since)
     handlers.append(recorder)
     recorder.set_frames_paused(dd.free_bytes() < cfg.min_free_bytes)  # decided before any frame
     stop = threading.Event()
@@ -157,6 +159,7 @@ def record(
     finally:
         control.stop()
     recorder.stop()
+    password_focus.stop()
     writer.close(seal=True)
     if recorder.failure:
         raise UserError(f"recording stopped early: {recorder.failure}; session {meta.session_id}"
@@ -166,6 +169,34 @@ def record(
                f"{writer.frames_written} frames, {writer.bytes_written} bytes, "
                f"{s.inputs_excluded} inputs outside designated apps not recorded, "
                f"{s.dropped + writer.dropped} dropped")
+
+
+class _NoAccessibility:
+    def since(self, mono_ns: int) -> bool:
+        return False
+
+    def stop(self) -> None:
+        pass
+
+
+def _password_focus() -> PasswordFocus | _NoAccessibility:
+    """Password fields known from the accessibility bus where the desktop has one; policy
+    titles and terminal prompts are recognised either way."""
+    from deskscribe.capture.atspi import AccessibilityUnavailable, PasswordFocus
+
+    address = os.environ.get("DBUS_SESSION_BUS_ADDRESS")
+    if not address:
+        typer.echo("note: no D-Bus session, so password fields are recognised from window titles"
+                   " and terminal prompts only", err=True)
+        return _NoAccessibility()
+    watcher = PasswordFocus(session_bus=address)
+    try:
+        watcher.start()
+    except AccessibilityUnavailable as exc:
+        typer.echo(f"note: {exc}; password fields are recognised from window titles and terminal"
+                   " prompts only", err=True)
+        return _NoAccessibility()
+    return watcher
 
 
 def _hotkey(spec: str) -> Hotkey | None:

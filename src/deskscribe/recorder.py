@@ -59,6 +59,7 @@ class Stats:
 class Recorder:
     def __init__(self, *, leaf: Leaf, writer: SessionWriter, policy: Policy, scanner: Scanner,
                  redactor: Redactor, hotkey: Hotkey | None = None,
+                 password_focus: Callable[[int], bool] = lambda mono_ns: False,
                  clock: Callable[[], int] = time.monotonic_ns) -> None:
         self._leaf = leaf
         self._writer = writer
@@ -78,6 +79,7 @@ class Recorder:
         self._secure_window = False
         self._covered = False
         self._hotkey = hotkey
+        self._password_focus = password_focus
         self._swallowed: set[int] = set()
         self._titles: dict[str, str] = {}
         self._gate_open = False
@@ -209,8 +211,11 @@ class Recorder:
             self._writer.add_event(e)
 
     def _release(self, *, enter: bool = False) -> None:
-        """End the typing burst: scan it and hand the result to the writer."""
-        for e in self._guard.flush(enter=enter, secure_window=self._secure_window):
+        """End the typing burst: scan it and hand the result to the writer. A burst is secure
+        in a password window, or if a password field had focus at any time since it began."""
+        first = next((e.t_ns for e in self._guard.held if e.kind == ev.KEY_DOWN), None)
+        secure = self._secure_window or (first is not None and self._password_focus(first + self._t0))
+        for e in self._guard.flush(enter=enter, secure_window=secure):
             self._writer.add_event(e)
         self.stats.bursts_redacted = self._guard.stats_redacted
 

@@ -34,11 +34,17 @@ class VirtualDisplay:
         self._procs: list[subprocess.Popen[bytes]] = []
         self._tmp: tempfile.TemporaryDirectory[str] | None = None
         self.name = ""
+        self.session_bus: str | None = None
 
     @property
     def env(self) -> dict[str, str]:
         env = {k: v for k, v in os.environ.items() if k not in ("WAYLAND_DISPLAY",)}
         env["DISPLAY"] = self.name
+        if self.session_bus is not None and self._tmp is not None:
+            # Apps reach the accessibility bus through this session bus; the runtime dir
+            # keeps its socket apart from any other desktop's.
+            env["DBUS_SESSION_BUS_ADDRESS"] = self.session_bus
+            env["XDG_RUNTIME_DIR"] = self._tmp.name
         return env
 
     def start(self) -> VirtualDisplay:
@@ -59,14 +65,29 @@ class VirtualDisplay:
             self.stop()
             raise VirtualDisplayError("Xvfb did not start")
         self.name = f":{number}"
+        self._tmp = tempfile.TemporaryDirectory(prefix="deskscribe-vd-")
+        os.chmod(self._tmp.name, 0o700)
+        self._start_session_bus()
         if self._wm:
             self.spawn(["openbox", "--sm-disable", "--config-file", str(self._openbox_config())])
             self._wait_for_wm()
         return self
 
+    def _start_session_bus(self) -> None:
+        """A D-Bus session for this desktop, so apps export accessibility (AT-SPI) as on a
+        real desktop. Without dbus-daemon the desktop simply has none."""
+        if shutil.which("dbus-daemon") is None:
+            return
+        bus = subprocess.Popen(["dbus-daemon", "--session", "--nofork", "--print-address=1"],
+                               stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=self.env)
+        self._procs.append(bus)
+        assert bus.stdout is not None
+        self.session_bus = bus.stdout.readline().decode().strip() or None
+        bus.stdout.close()
+
     def _openbox_config(self) -> Path:
         """A minimal config: focus new windows, never follow the mouse."""
-        self._tmp = tempfile.TemporaryDirectory(prefix="deskscribe-vd-")
+        assert self._tmp is not None
         path = Path(self._tmp.name) / "openbox.xml"
         path.write_text(
             '<?xml version="1.0"?><openbox_config xmlns="http://openbox.org/3.4/rc">'

@@ -37,6 +37,7 @@ class RecorderProcess:
         self.vd, self.data_dir, self.policy = vd, data_dir, policy
         self.proc: subprocess.Popen[str] | None = None
         self.session_id = ""
+        self.notes: list[str] = []
 
     def start(self, *, acknowledge: bool = True) -> RecorderProcess:
         if acknowledge:
@@ -46,7 +47,10 @@ class RecorderProcess:
              "--data-dir", str(self.data_dir), "--display", self.vd.name],
             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=self.vd.env)
         assert self.proc.stderr is not None
-        line = self.proc.stderr.readline()
+        self.notes = [self.proc.stderr.readline()]
+        while self.notes[-1].startswith("note:"):
+            self.notes.append(self.proc.stderr.readline())
+        line = self.notes[-1]
         assert line.startswith("recording session"), line + self.proc.stderr.read()
         self.session_id = line.split()[2]
         return self

@@ -11,8 +11,10 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import numpy as np
 import pyarrow.parquet as pq
 import pytest
+import regex
 from PIL import Image
 
 from deskscribe.vdisplay import VirtualDisplay
@@ -26,13 +28,15 @@ SSN = "536-22-8741"
 API_KEY = "sk_live_51HcanaryXyZ12Qw8rTu0PLmn"
 PASSWORD = "Zebra-Canary-9931!"
 GUI_PASSWORD = "Violet-Canary-4417"
+FORM_PASSWORD = "sunshinegarden"  # nothing but the field's accessible role marks it secret
 NAME = "Rowan Canarywood"
 TITLE_SECRET = "ghp_Canary0123456789abcdefghijklmnop"
 # What must never be found (long enough not to occur by chance in timestamps or ciphertext);
 # each is also searched with spaces and dashes removed.
 CANARIES = ["45567375", "73758689", "86899855", "canary.person", "canary.doc", "536-22-8741",
             "sk_live", "hcanaryxyz", "zebra-canary", "canary-9931", "violet-canary",
-            "canary-4417", "rowan canarywood", "canarywood", "ghp_canary", "0123456789abcdef"]
+            "canary-4417", "sunshinegarden", "rowan canarywood", "canarywood", "ghp_canary",
+            "0123456789abcdef"]
 POLICY = f"""
 version = "canary-1"
 designated_apps = ["XTerm", "Zenity"]
@@ -46,10 +50,16 @@ Approved by the finance team
 """
 
 
-def leaks(text: str) -> list[str]:
-    low = text.casefold()
-    squashed = re.sub(r"[\s\-]", "", low)
-    return [c for c in CANARIES if c in low or c.replace("-", "") in squashed]
+def _alnum(s: str) -> str:
+    return re.sub(r"[^0-9a-z]", "", s.casefold())
+
+
+def leaks(text: str, *, ocr_errors: int = 0) -> list[str]:
+    """Canaries in ``text``, compared on letters and digits only; for OCR output one misread
+    character is allowed, so a value read as "canary,person@example,com" still counts."""
+    flat = _alnum(text)
+    return [c for c in CANARIES if c in text.casefold()
+            or regex.search(f"(?:{_alnum(c)}){{e<={ocr_errors}}}", flat)]
 
 
 @pytest.fixture(scope="module")
@@ -73,6 +83,10 @@ def _record(vd: VirtualDisplay, tmp: Path) -> dict[str, object]:
     prompt = vd.spawn(["zenity", "--password", "--title", "Password required"])
     dialog = vd.wait_window(name="Password required")
     vd.xdotool("windowmove", "--sync", dialog, "800", "500")
+    form_proc = vd.spawn(["zenity", "--forms", "--title", "Acme CRM", "--add-entry", "User",
+                          "--add-password", "Secret"])
+    form = vd.wait_window(name="Acme CRM")
+    vd.xdotool("windowmove", "--sync", form, "800", "100")
     windows = [geometry(vd, term), geometry(vd, dialog)]
     rec = RecorderProcess(vd=vd, data_dir=tmp / "data", policy=policy)
     vd.activate(term)
@@ -98,6 +112,16 @@ def _record(vd: VirtualDisplay, tmp: Path) -> dict[str, object]:
         time.sleep(0.3)
         vd.xdotool("key", "Return")
         prompt.wait(timeout=10)
+        vd.activate(form)
+        time.sleep(0.5)
+        vd.xdotool("type", "--delay", "15", "alice")
+        vd.xdotool("key", "Tab")
+        time.sleep(0.3)
+        vd.xdotool("type", "--delay", "15", FORM_PASSWORD)
+        time.sleep(0.3)
+        vd.xdotool("key", "Tab")  # on to the form's next control: the burst ends there
+        time.sleep(0.3)
+        form_proc.terminate()
         vd.activate(term)
         time.sleep(1.2)
         log = rec.stop()
@@ -119,9 +143,11 @@ def test_typed_and_title_canaries_never_reach_the_store(session: dict[str, objec
     texts = [str(e["text"]) for e in events if e["kind"] == "text"]
     assert "echo card <CREDIT_CARD> mail <EMAIL_ADDRESS> ssn <US_SSN>" in texts
     assert "echo key <SECRET> for <NAME>" in texts
-    assert texts.count("<PASSWORD>") == 3  # twice in the terminal prompt, once in the dialog
+    # twice in the terminal prompt, once in the password dialog, once in the form's field
+    assert texts.count("<PASSWORD>") == 4
     typed = "".join(str(e["char"]) for e in events if e["kind"] == "key_down" and e["char"])
     assert "cat " in typed and "openssl passwd" in typed and "echo all done" in typed
+    assert "alice" in typed  # the form's user name field is ordinary text
     titles = {str(e["title"]) for e in events if e["kind"] == "focus"}
     assert "ticket <SECRET>" in titles
 
@@ -142,9 +168,9 @@ def test_no_stored_frame_shows_a_canary_but_the_document_is_readable(
             texts.append(_ocr(png, box, tmp_path))
     assert len(texts) >= 6
     for text in texts:
-        assert leaks(text) == [], text
+        assert leaks(text, ocr_errors=1) == [], text
     everything = " ".join(texts).casefold()
-    for kept in ("quarterly", "finance", "approved", "openssl"):
+    for kept in ("quarterly", "finance", "approved", "all done"):
         assert kept in everything  # redaction is precise, not a blanket
 
 
@@ -171,8 +197,10 @@ def _ocr(png: Path, box: tuple[int, int, int, int], tmp: Path) -> str:
     engine build and scale than the recorder's own redaction uses."""
     big = tmp / "ocr-input.png"
     x, y, w, h = box
-    img = Image.open(png).convert("L").crop((x, y, x + w, y + h))
+    rgb = np.array(Image.open(png).convert("RGB"))
+    rgb[(rgb == 128).all(axis=2)] = 255  # redaction boxes confuse Tesseract's layout analysis
+    img = Image.fromarray(rgb).convert("L").crop((x, y, x + w, y + h))
     img.resize((img.width * 3, img.height * 3), Image.Resampling.BICUBIC).save(big)
-    out = subprocess.run(["tesseract", str(big), "stdout", "--psm", "11"], capture_output=True,
+    out = subprocess.run(["tesseract", str(big), "stdout", "--psm", "4"], capture_output=True,
                          text=True, timeout=120, check=True)
     return out.stdout

@@ -304,7 +304,7 @@ def test_low_disk_pauses_frames_but_not_events(vd: VirtualDisplay, xterm: str, t
     _, err = proc.communicate(timeout=30)
     err = "".join(head) + err
     assert proc.returncode == 0, err
-    assert "disk space is low; screenshots paused" in err
+    assert "disk space is low; screenshots paused" in err, err
     sid = next((tmp_path / "data" / "sessions").glob("*.db")).stem
     events = [json.loads(line) for line in deskscribe(
         "sessions", "dump", sid, "--data-dir", str(tmp_path / "data")).stdout.splitlines()]

@@ -83,10 +83,19 @@ def test_a_band_touching_a_box_grows_over_all_of_it() -> None:
     assert band.x <= box.x and band.x + band.width >= box.x + box.width
 
 
-def test_known_values_survive_one_misread_character() -> None:
-    text = "key ABCD-1234-EFGH-567O here"
-    (span,) = known_hits(text, ["abcd1234efgh5670"])
-    assert text[span[0]:span[1]] == "ABCD-1234-EFGH-567O"
+@pytest.mark.parametrize(("text", "found"), [
+    ("key ABCD-1234-EFGH-567O here", "ABCD-1234-EFGH-567O"),  # misread
+    ("mail canary,.personBexample,com ssn", "canary,.personBexample,com"),  # "@" read as "B,"
+    ("mail canary.persn@example.com ssn", "canary.persn@example.com"),  # a lost character
+])
+def test_known_values_survive_ocr_errors(text: str, found: str) -> None:
+    values = ["abcd1234efgh5670", "canarypersonexamplecom"]
+    (span,) = known_hits(text, values)
+    assert text[span[0]:span[1]] == found
+
+
+def test_known_values_do_not_match_other_text() -> None:
+    assert known_hits("mail someone.else@example.org ssn", ["canarypersonexamplecom"]) == []
 
 
 class _Slow:
