@@ -29,8 +29,8 @@ from deskscribe.capture.base import (
 )
 from deskscribe.capture.hotkey import Hotkey
 from deskscribe.capture.keyboard import KeyTranslator
-from deskscribe.capture.screen import content_box
 from deskscribe.policy import Policy
+from deskscribe.redact.frames import union
 from deskscribe.redact.keystrokes import Scanner, TypingGuard, is_typing
 from deskscribe.redact.stage import FrameStage, Redactor
 from deskscribe.redact.text import replace
@@ -389,8 +389,9 @@ class Recorder:
             return
         self._frame_version = version
         frame_id = self._writer.reserve_frame_id()
-        self._stage.submit(frame_id, t, pixels, self._leaf.layout.kept_rects)  # stored once redacted
+        kept = self._leaf.layout.kept_rects
+        self._stage.submit(frame_id, t, pixels, kept)  # stored only once redacted
         self.stats.frames += 1
-        box = content_box(pixels)
-        region = [0, 0, 0, 0] if box is None else [box.x, box.y, box.width, box.height]
+        box = union(kept)  # where designated pixels can be: the rest of the frame is black
+        region = [box.x, box.y, box.width, box.height]
         self._emit(t, ev.FRAME, {"frame_id": frame_id, "reason": reason, "region": region})
