@@ -30,6 +30,8 @@ from deskscribe.vdisplay import VirtualDisplayError
 if TYPE_CHECKING:
     from deskscribe.capture.atspi import PasswordFocus
     from deskscribe.capture.hotkey import Hotkey
+    from deskscribe.indicator import TrayIndicator
+    from deskscribe.recorder import Recorder
     from deskscribe.redact.stage import Redactor
     from deskscribe.redact.text import TextScanner
 
@@ -151,13 +153,17 @@ def record(
         signal.signal(sig, lambda *_: stop.set())
     recorder.start()
     control.start()
+    tray = _tray(display, recorder, stop)
     typer.echo(f"recording session {meta.session_id} (designated: {', '.join(pol.designated_apps)});"
                f" Ctrl+C stops{', ' + cfg.pause_hotkey + ' pauses' if cfg.pause_hotkey else ''}", err=True)
     try:
         run_until_stopped(recorder, writer, dd, stop, duration=duration, session_id=meta.session_id,
-                          budget_bytes=cfg.storage_budget_bytes, min_free_bytes=cfg.min_free_bytes)
+                          budget_bytes=cfg.storage_budget_bytes, min_free_bytes=cfg.min_free_bytes,
+                          indicator=tray)
     finally:
         control.stop()
+        if tray is not None:
+            tray.stop()
     recorder.stop()
     password_focus.stop()
     writer.close(seal=True)
@@ -169,6 +175,19 @@ def record(
                f"{writer.frames_written} frames, {writer.bytes_written} bytes, "
                f"{s.inputs_excluded} inputs outside designated apps not recorded, "
                f"{s.dropped + writer.dropped} dropped")
+
+
+def _tray(display: str | None, recorder: Recorder, stop: threading.Event) -> TrayIndicator | None:
+    """A tray icon where the desktop has a tray; otherwise the status line is the indicator."""
+    from deskscribe.indicator import TrayIndicator, tray_available
+
+    name = _display_name(display)
+    if not tray_available(name):
+        return None
+    os.environ["DISPLAY"] = name  # pystray opens the display named there
+    tray = TrayIndicator(on_pause=recorder.pause, on_resume=recorder.resume, on_stop=stop.set)
+    tray.start()
+    return tray
 
 
 class _NoAccessibility:

@@ -39,6 +39,10 @@ from deskscribe.store import SessionWriter
 INBOX_LIMIT = 100_000
 TYPING_GAP_NS = 1_000_000_000
 SCROLL_GAP_NS = 500_000_000
+# Focus changes reach the pipeline after the X server made them (a few ms, more under load);
+# keys held from this long before the notification are not attributed to the window that
+# lost focus, since they may have gone to the new one.
+FOCUS_SLACK_NS = 300_000_000
 IDLE_RELEASE_NS = 3_000_000_000  # a typing burst is scanned and written after this much quiet
 _BUTTONS = {1: "left", 2: "middle", 3: "right", 8: "back", 9: "forward"}
 _SCROLL = {4: (0, 1), 5: (0, -1), 6: (-1, 0), 7: (1, 0)}  # (dx, dy) in wheel notches; up is +
@@ -275,8 +279,11 @@ class Recorder:
             info = None
         if self.stats.paused:
             return  # not even which window is in front is stored while paused
+        moved = before is None or info is None or (before.app, before.pid) != (info.app, info.pid)
+        if moved:  # the newest held keys may belong to the window now in front
+            self.stats.inputs_excluded += self._guard.drop_keys_since(t_ns - FOCUS_SLACK_NS)
         self._release()
-        if before is None or info is None or (before.app, before.pid) != (info.app, info.pid):
+        if moved:
             self._guard.new_window()
         self._secure_window = info is not None and self._policy.is_secure(info.app, info.title)
         if info is not None and self._policy.is_designated(info.app, info.title):
@@ -313,6 +320,8 @@ class Recorder:
                 self._emit(t, ev.MOUSE_UP, {"x": raw.x, "y": raw.y, "button": _BUTTONS[raw.detail]})
         elif not self._leaf.layout.designated_at(raw.x, raw.y):
             self.stats.inputs_excluded += 1
+            if raw.code == BUTTON_PRESS:  # a click elsewhere ends the burst typed before it
+                self._release()
         elif raw.code == MOTION:
             self._emit(t, ev.MOUSE_MOVE, {"x": raw.x, "y": raw.y})
         elif raw.code == BUTTON_PRESS and raw.detail in _SCROLL:

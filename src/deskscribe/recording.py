@@ -6,9 +6,10 @@ import sys
 import threading
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Protocol
 
 from deskscribe.datadir import DataDir
+from deskscribe.indicator import IDLE, PAUSED, RECORDING
 from deskscribe.recorder import Recorder
 from deskscribe.store import SessionWriter
 
@@ -63,9 +64,23 @@ def control_handler(get_recorder: Callable[[], Recorder], session_id: str
 
 
 
+class Indicator(Protocol):
+    def show(self, state: str, text: str) -> None: ...
+
+
+def status(recorder: Recorder) -> tuple[str, str]:
+    """(state, words) shown on the status line and the tray icon."""
+    s = recorder.stats
+    if s.paused:
+        return PAUSED, "paused (deskscribe resume)"
+    if s.recording_app:
+        return RECORDING, f"recording {s.recording_app}"
+    return IDLE, "not recording: no designated app in front"
+
+
 def run_until_stopped(recorder: Recorder, writer: SessionWriter, dd: DataDir, stop: threading.Event, *,
                       duration: float | None, session_id: str, budget_bytes: int,
-                      min_free_bytes: int) -> None:
+                      min_free_bytes: int, indicator: Indicator | None = None) -> None:
     """Live status line, storage budget and free-disk checks until a signal, the duration or a
     capture failure ends the recording."""
     started = time.monotonic()
@@ -85,11 +100,11 @@ def run_until_stopped(recorder: Recorder, writer: SessionWriter, dd: DataDir, st
                 warned_low = low
             recorder.set_frames_paused(low)
             dd.enforce_budget(budget_bytes, keep=session_id)
+        state, text = status(recorder)
+        if indicator is not None:
+            indicator.show(state, text)
         if tty:
-            s = recorder.stats
-            state = ("paused (deskscribe resume)" if s.paused else f"recording {s.recording_app}"
-                     if s.recording_app else "not recording: no designated app in front")
-            sys.stderr.write(f"\r\033[K● {state} | {writer.events_written} events | "
+            sys.stderr.write(f"\r\033[K● {text} | {writer.events_written} events | "
                              f"{writer.frames_written} frames | {elapsed:.0f}s")
             sys.stderr.flush()
         if stop.wait(0.5) or recorder.withdrawn:

@@ -135,16 +135,16 @@ def test_typed_and_title_canaries_never_reach_the_store(session: dict[str, objec
     assert isinstance(rec, RecorderProcess)
     events = rec.dump()
     dump = json.dumps(events)
-    assert leaks(dump) == []
+    assert leaks(dump) == [], [e for e in events if leaks(json.dumps(e))]
     raw = b"".join(p.read_bytes() for p in (rec.data_dir / "sessions").iterdir())
     assert leaks(raw.decode("latin-1")) == []
     assert leaks(str(session["log"])) == []
 
     texts = [str(e["text"]) for e in events if e["kind"] == "text"]
-    assert "echo card <CREDIT_CARD> mail <EMAIL_ADDRESS> ssn <US_SSN>" in texts
-    assert "echo key <SECRET> for <NAME>" in texts
+    assert "echo card <CREDIT_CARD> mail <EMAIL_ADDRESS> ssn <US_SSN>" in texts, texts
+    assert "echo key <SECRET> for <NAME>" in texts, texts
     # twice in the terminal prompt, once in the password dialog, once in the form's field
-    assert texts.count("<PASSWORD>") == 4
+    assert texts.count("<PASSWORD>") == 4, texts
     typed = "".join(str(e["char"]) for e in events if e["kind"] == "key_down" and e["char"])
     assert "cat " in typed and "openssl passwd" in typed and "echo all done" in typed
     assert "alice" in typed  # the form's user name field is ordinary text

@@ -107,3 +107,35 @@ def test_the_global_hotkey_toggles_pause(vd: VirtualDisplay, recorder: RecorderP
     assert typed == "onetwo"
     markers = [e["marker"] for e in events if e["kind"] == "marker"]
     assert markers.count("pause") == 1 and markers.count("resume") == 1
+
+
+def test_a_tray_icon_shows_the_state_where_the_desktop_has_a_tray(
+        vd: VirtualDisplay, recorder: RecorderProcess) -> None:
+    tray = vd.spawn(["trayer", "--edge", "bottom", "--align", "right", "--widthtype", "pixel",
+                     "--width", "120", "--height", "24"])
+    proc = vd.spawn(["xterm", "-T", "Traying", "-geometry", "40x8+600+600", "-e", "cat"])
+    try:
+        vd.activate(vd.wait_window(name="Traying"))
+        time.sleep(0.5)  # the tray takes its selection
+        recorder.start()
+        names = _tray_names(vd, "recording XTerm")
+        deskscribe("pause", "--data-dir", str(recorder.data_dir))
+        names += _tray_names(vd, "paused")
+        recorder.stop()
+    finally:
+        proc.terminate()
+        tray.terminate()
+    assert names == ["deskscribe: recording XTerm", "deskscribe: paused (deskscribe resume)"]
+
+
+def _tray_names(vd: VirtualDisplay, wanted: str, timeout: float = 10.0) -> list[str]:
+    """The tray icon window's name once it reads ``wanted`` (it is updated every 0.5 s)."""
+    deadline = time.monotonic() + timeout
+    name = ""
+    while time.monotonic() < deadline:
+        for wid in vd.xdotool("search", "--name", "^deskscribe: ").split():
+            name = vd.xdotool("getwindowname", wid).strip()
+            if wanted in name:
+                return [name]
+        time.sleep(0.2)
+    raise AssertionError(f"no tray icon reading {wanted!r} (last: {name!r})")

@@ -118,3 +118,13 @@ def test_releases_of_keys_still_down_after_a_redacted_burst_are_suppressed(scann
     feed(g, burst[:-1])  # the last key is still held when Enter ends the burst
     g.flush(enter=True)
     assert g.suppress_up == {int(burst[-1].data["vk"])}
+
+
+def test_keys_held_just_before_a_focus_change_are_dropped(scanner: TextScanner) -> None:
+    g = guard(scanner)
+    early, late = keys("early "), keys("late", t0=1000)
+    feed(g, [*early, *late])
+    assert g.drop_keys_since(1000) == len(late)
+    out = g.flush()
+    assert typed_text(out) == ("early ", 0)
+    assert g.suppress_up >= {int(e.data["vk"]) for e in late}

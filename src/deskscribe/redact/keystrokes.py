@@ -85,6 +85,16 @@ class TypingGuard:
     def too_long(self) -> bool:
         return len(self.held) > 2 * MAX_HELD_CHARS
 
+    def drop_keys_since(self, t_ns: int) -> int:
+        """Forget held keys pressed at or after ``t_ns``: after a focus change they may have
+        gone to the new window, which the pipeline learns of a moment late."""
+        late = {int(e.data["vk"]) for e in self.held if e.kind == ev.KEY_DOWN and e.t_ns >= t_ns}
+        late -= {int(e.data["vk"]) for e in self.held if e.kind == ev.KEY_UP and e.t_ns >= t_ns}
+        before = len(self.held)
+        self.held = [e for e in self.held if not (e.kind in (ev.KEY_DOWN, ev.KEY_UP) and e.t_ns >= t_ns)]
+        self.suppress_up |= late
+        return before - len(self.held)
+
     def new_window(self) -> None:
         """Focus moved: the line and any expected password belong to the old window."""
         self.line, self.secret_lines = "", 0
