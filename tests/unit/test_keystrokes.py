@@ -122,9 +122,9 @@ def test_releases_of_keys_still_down_after_a_redacted_burst_are_suppressed(scann
 
 def test_keys_held_just_before_a_focus_change_are_dropped(scanner: TextScanner) -> None:
     g = guard(scanner)
-    early, late = keys("early "), keys("late", t0=1000)
+    early, late = keys("early "), keys("late", t0=1000)[:-1]  # the "e" is still held down
     feed(g, [*early, *late])
     assert g.drop_keys_since(1000) == len(late)
     out = g.flush()
     assert typed_text(out) == ("early ", 0)
-    assert g.suppress_up >= {int(e.data["vk"]) for e in late}
+    assert g.suppress_up == {int(late[-1].data["vk"])}  # its release must not be stored
