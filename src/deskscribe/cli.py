@@ -529,6 +529,15 @@ def version() -> None:
     typer.echo(__version__)
 
 
+def _collector_commands() -> None:
+    from deskscribe.collector.commands import register
+
+    register(app)
+
+
+_collector_commands()
+
+
 def main() -> None:
     try:
         app()

@@ -1,0 +1,148 @@
+"""Commands that talk to or run the collector: serve, admin, enrol, upload.
+
+Configuration and the data directory come from :mod:`deskscribe.cli`, the one place that reads
+them; this module only adds the commands.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+DEFAULT_PORT = 8470
+CREDENTIAL = "collector.json"
+
+admin_app = typer.Typer(help="Steward tasks run on the collector's machine.", no_args_is_help=True)
+audit_app = typer.Typer(help="The append-only, hash-chained audit log.", no_args_is_help=True)
+admin_app.add_typer(audit_app, name="audit")
+
+DbOpt = Annotated[str | None, typer.Option("--db", help="Database URL: sqlite:///PATH or "
+                                           "postgresql://USER@HOST/DB (default: SQLite in the data dir).")]
+DataDirOpt = Annotated[Path | None, typer.Option("--data-dir", help="deskscribe's data directory.")]
+
+
+def _default_db(data_dir: Path | None) -> tuple[str, Path]:
+    from deskscribe.cli import load_config
+
+    root = load_config(data_dir).data_dir / "collector"
+    root.mkdir(parents=True, exist_ok=True)
+    return f"sqlite:///{root / 'collector.db'}", root / "blobs"
+
+
+def open_store(db: str | None, blobs: Path | None, data_dir: Path | None):  # type: ignore[no-untyped-def]
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from deskscribe.cli import UserError
+    from deskscribe.collector.store import CollectorStore, connect
+
+    default_db, default_blobs = _default_db(data_dir)
+    try:
+        return CollectorStore(engine=connect(db or default_db), blobs=blobs or default_blobs)
+    except (SQLAlchemyError, ValueError) as exc:
+        raise UserError(f"cannot open the collector database {db or default_db}: "
+                        f"{str(exc).splitlines()[0]}") from None
+
+
+def serve(db: DbOpt = None,
+          blobs: Annotated[Path | None, typer.Option(help="Directory for uploaded blobs.")] = None,
+          host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+          port: Annotated[int, typer.Option(help="Port to listen on.")] = DEFAULT_PORT,
+          data_dir: DataDirOpt = None) -> None:
+    """Run the collector (embedded SQLite by default; --db postgresql://... in production)."""
+    import uvicorn
+
+    from deskscribe.collector.app import create_app
+
+    store = open_store(db, blobs, data_dir)
+    typer.echo(f"collector on http://{host}:{port} (database {store.engine.url.render_as_string()})",
+               err=True)
+    uvicorn.run(create_app(store=store), host=host, port=port, log_level="warning")
+
+
+@admin_app.command("enrol-code")
+def enrol_code(role: Annotated[str, typer.Option(help="contributor, steward, ml_engineer or auditor.")]
+               = "contributor", db: DbOpt = None, data_dir: DataDirOpt = None) -> None:
+    """Create a one-time enrolment code for one device."""
+    from deskscribe.cli import UserError
+    from deskscribe.collector.store import Invalid
+
+    try:
+        typer.echo(open_store(db, None, data_dir).create_enrol_code(role))
+    except Invalid as exc:
+        raise UserError(str(exc)) from None
+
+
+@audit_app.command("verify")
+def audit_verify(db: DbOpt = None, data_dir: DataDirOpt = None) -> None:
+    """Check the audit log's hash chain; exit 2 naming the first altered entry."""
+    from deskscribe.cli import UserError
+
+    bad = open_store(db, None, data_dir).audit_verify()
+    if bad is not None:
+        raise UserError(f"the audit log was altered at entry {bad} (or an entry before it was removed)")
+    typer.echo("audit log intact")
+
+
+def enrol(url: Annotated[str, typer.Argument(help="The collector's address, e.g. https://collector.example")],
+          code: Annotated[str, typer.Argument(help="The one-time code from your data steward.")],
+          data_dir: DataDirOpt = None) -> None:
+    """Exchange an enrolment code for this device's credential (kept 0600 in the data dir)."""
+    import httpx
+
+    from deskscribe.cli import UserError, load_config
+
+    try:
+        r = httpx.post(url.rstrip("/") + "/v1/enrol", json={"code": code}, timeout=30)
+    except httpx.HTTPError as exc:
+        raise UserError(f"cannot reach the collector at {url}: {exc}") from None
+    if r.status_code != 201:
+        raise UserError(f"enrolment refused ({r.status_code}): {r.json().get('detail', r.text)}")
+    root = load_config(data_dir).data_dir
+    root.mkdir(parents=True, exist_ok=True)
+    path = root / CREDENTIAL
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as fh:
+        json.dump({"url": url.rstrip("/"), **r.json()}, fh)
+    typer.echo(f"enrolled as device {r.json()['device_id']}")
+
+
+def upload(sessions: Annotated[list[str], typer.Argument(help="Sealed sessions you approve for upload.")],
+           data_dir: DataDirOpt = None,
+           max_kib_s: Annotated[float | None, typer.Option(help="Bandwidth cap in KiB/s.")] = None) -> None:
+    """Upload sealed sessions you have reviewed; safe to repeat after a crash or network loss."""
+    import httpx
+
+    from deskscribe.cli import UserError, open_datadir
+    from deskscribe.upload import Uploader, UploadError
+
+    cfg, dd = open_datadir(data_dir)
+    try:
+        cred = json.loads((cfg.data_dir / CREDENTIAL).read_text())
+    except (OSError, ValueError):
+        raise UserError("this device is not enrolled: run `deskscribe enrol URL CODE` first") from None
+    infos = {i.session_id: i for i in dd.sessions()}
+    for sid in sessions:
+        if sid not in infos:
+            raise UserError(f"no session {sid} in {dd.root}")
+        if not infos[sid].sealed:
+            raise UserError(f"session {sid} is not sealed (still recording or crashed); it is not uploaded")
+    with httpx.Client(base_url=cred["url"], headers={"Authorization": f"Bearer {cred['token']}"},
+                      timeout=60) as client:
+        up = Uploader(client=client, max_bytes_per_s=max_kib_s * 1024 if max_kib_s else None)
+        for sid in sessions:
+            try:
+                sent = up.upload(sid, dd.path_of(sid))
+            except UploadError as exc:
+                raise UserError(f"session {sid}: {exc}") from None
+            typer.echo(f"uploaded session {sid} ({sent} new chunks)")
+
+
+def register(app: typer.Typer) -> None:
+    app.command()(serve)
+    app.command()(enrol)
+    app.command()(upload)
+    app.add_typer(admin_app, name="admin")

@@ -1,0 +1,259 @@
+"""The collector's storage contract: SQL (SQLite or PostgreSQL, via SQLAlchemy) plus a blob
+directory. Every rule that keeps one contributor's data apart from another's lives here, so
+both backends enforce them identically and the HTTP layer only translates.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import secrets
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Connection, Engine, create_engine, event, func, select, text
+
+from deskscribe.collector.schema import audit, chunks, devices, enrol_codes, metadata, sessions
+
+ROLES = ("contributor", "steward", "ml_engineer", "auditor")
+GENESIS = "0" * 64
+MAX_CHUNK = 8 * 1024 * 1024
+
+
+class CollectorError(Exception):
+    status = 400
+
+
+class Invalid(CollectorError):
+    status = 400
+
+
+class Unauthorised(CollectorError):
+    status = 401
+
+
+class Forbidden(CollectorError):
+    status = 403
+
+
+class NotFound(CollectorError):
+    status = 404
+
+
+class Conflict(CollectorError):
+    status = 409
+
+
+@dataclass(frozen=True, slots=True)
+class Device:
+    id: str
+    contributor_id: str
+    role: str
+
+
+def _digest(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def connect(url: str) -> Engine:
+    """An engine for ``sqlite:///path`` or ``postgresql://...`` (driven by psycopg 3)."""
+    if url.startswith("postgresql://"):
+        url = "postgresql+psycopg://" + url[len("postgresql://"):]
+    engine = create_engine(url, pool_pre_ping=True)
+    if engine.dialect.name == "sqlite":
+        event.listen(engine, "connect", _sqlite_pragmas)
+    return engine
+
+
+def _sqlite_pragmas(conn: Any, _record: Any) -> None:
+    cur = conn.cursor()
+    cur.execute("PRAGMA journal_mode=WAL")
+    cur.execute("PRAGMA synchronous=NORMAL")
+    cur.execute("PRAGMA busy_timeout=5000")
+    cur.close()
+
+
+class CollectorStore:
+    def __init__(self, *, engine: Engine, blobs: Path, clock: Callable[[], int] = time.time_ns) -> None:
+        self.engine = engine
+        self.blobs = blobs
+        self._clock = clock
+        metadata.create_all(engine)
+        blobs.mkdir(parents=True, exist_ok=True)
+
+    # -- enrolment -------------------------------------------------------------------------
+
+    def create_enrol_code(self, role: str = "contributor", *, actor: str = "steward") -> str:
+        if role not in ROLES:
+            raise Invalid(f"role must be one of {', '.join(ROLES)}")
+        code = secrets.token_urlsafe(12)
+        with self.engine.begin() as c:
+            c.execute(enrol_codes.insert().values(code_hash=_digest(code), role=role,
+                                                  created_ns=self._clock()))
+            self._audit(c, actor, "enrol_code", role)
+        return code
+
+    def enrol(self, code: str) -> tuple[Device, str]:
+        """Exchange a one-time code for a device credential; the token is shown once."""
+        with self.engine.begin() as c:
+            row = c.execute(select(enrol_codes).where(enrol_codes.c.code_hash == _digest(code))
+                            .with_for_update()).first()
+            if row is None or row.used_ns is not None:
+                raise Forbidden("enrolment code unknown or already used")
+            c.execute(enrol_codes.update().where(enrol_codes.c.code_hash == row.code_hash)
+                      .values(used_ns=self._clock()))
+            device = Device(secrets.token_hex(8), secrets.token_hex(8), row.role)
+            token = secrets.token_urlsafe(32)
+            c.execute(devices.insert().values(id=device.id, contributor_id=device.contributor_id,
+                                              role=device.role, token_hash=_digest(token),
+                                              created_ns=self._clock()))
+            self._audit(c, device.id, "enrol", device.role)
+        return device, token
+
+    def authenticate(self, token: str) -> Device:
+        with self.engine.connect() as c:
+            row = c.execute(select(devices).where(devices.c.token_hash == _digest(token))).first()
+        if row is None or row.revoked_ns is not None:
+            raise Unauthorised("unknown or revoked device credential")
+        return Device(row.id, row.contributor_id, row.role)
+
+    def revoke(self, device_id: str, *, actor: str = "steward") -> None:
+        with self.engine.begin() as c:
+            done = c.execute(devices.update().where(devices.c.id == device_id)
+                             .values(revoked_ns=self._clock())).rowcount
+            if not done:
+                raise NotFound(f"no device {device_id}")
+            self._audit(c, actor, "revoke", device_id)
+
+    # -- uploads ---------------------------------------------------------------------------
+
+    def put_chunk(self, device: Device, session_id: str, idx: int, data: bytes, sha256: str) -> bool:
+        """Store one chunk; False when this exact chunk was stored before (a retry)."""
+        self._contributor_only(device)
+        _check_session_id(session_id)
+        if idx < 0 or len(data) > MAX_CHUNK or not data:
+            raise Invalid(f"a chunk needs an index >= 0 and 1..{MAX_CHUNK} bytes")
+        if hashlib.sha256(data).hexdigest() != sha256.lower():
+            raise Invalid("chunk does not match its SHA-256; nothing was stored")
+        with self.engine.begin() as c:
+            owner = self._own_session(c, device, session_id, create=True)
+            if owner.completed_ns is not None:
+                raise Conflict(f"session {session_id} is complete; it cannot change")
+            old = c.execute(select(chunks.c.sha256).where(
+                (chunks.c.session_id == session_id) & (chunks.c.idx == idx))).first()
+            if old is not None:
+                if old.sha256 != sha256.lower():
+                    raise Conflict(f"chunk {idx} of {session_id} was stored with other content")
+                return False
+            self._write_blob(device.contributor_id, session_id, idx, data)
+            c.execute(chunks.insert().values(session_id=session_id, idx=idx, sha256=sha256.lower(),
+                                             size=len(data)))
+            c.execute(sessions.update().where(sessions.c.id == session_id)
+                      .values(bytes=sessions.c.bytes + len(data)))
+        return True
+
+    def complete(self, device: Device, session_id: str, count: int) -> None:
+        self._contributor_only(device)
+        with self.engine.begin() as c:
+            row = self._own_session(c, device, session_id, create=False)
+            if row.completed_ns is not None:
+                if row.chunks != count:
+                    raise Conflict(f"session {session_id} was completed with {row.chunks} chunks")
+                return
+            have = [r.idx for r in c.execute(select(chunks.c.idx).where(chunks.c.session_id == session_id)
+                                             .order_by(chunks.c.idx))]
+            if have != list(range(count)):
+                raise Conflict(f"session {session_id} has chunks {len(have)} of {count}; upload the rest")
+            c.execute(sessions.update().where(sessions.c.id == session_id)
+                      .values(chunks=count, completed_ns=self._clock()))
+            self._audit(c, device.id, "upload", session_id)
+
+    def uploaded(self, device: Device, session_id: str) -> list[int]:
+        """Chunk indexes already stored: where a resumed upload continues."""
+        self._contributor_only(device)
+        with self.engine.connect() as c:
+            self._own_session(c, device, session_id, create=False)
+            return [r.idx for r in c.execute(select(chunks.c.idx).where(chunks.c.session_id == session_id)
+                                             .order_by(chunks.c.idx))]
+
+    def my_sessions(self, device: Device) -> list[dict[str, Any]]:
+        with self.engine.connect() as c:
+            rows = c.execute(select(sessions).where(sessions.c.contributor_id == device.contributor_id)
+                             .order_by(sessions.c.id)).all()
+        return [{"id": r.id, "bytes": r.bytes, "chunks": r.chunks, "complete": r.completed_ns is not None}
+                for r in rows]
+
+    def fleet(self) -> dict[str, int]:
+        """Fleet health only: no figure here can be broken down by person."""
+        with self.engine.connect() as c:
+            devs = c.execute(select(func.count()).select_from(devices)
+                             .where(devices.c.revoked_ns.is_(None))).scalar()
+            done = c.execute(select(func.count()).select_from(sessions)
+                             .where(sessions.c.completed_ns.is_not(None))).scalar()
+            size = c.execute(select(func.coalesce(func.sum(chunks.c.size), 0))).scalar()
+        return {"devices": int(devs or 0), "sessions_complete": int(done or 0),
+                "bytes_received": int(size or 0)}
+
+    # -- audit -----------------------------------------------------------------------------
+
+    def audit_verify(self) -> int | None:
+        """The first sequence number whose entry was altered, removed or reordered, or None."""
+        prev = GENESIS
+        with self.engine.connect() as c:
+            for r in c.execute(select(audit).order_by(audit.c.seq)):
+                expected = _chain(prev, r.at_ns, r.actor, r.action, r.subject, r.detail)
+                if r.prev_hash != prev or r.hash != expected:
+                    return int(r.seq)
+                prev = r.hash
+        return None
+
+    def _audit(self, c: Connection, actor: str, action: str, subject: str, detail: str = "") -> None:
+        if c.dialect.name == "postgresql":  # one chain: appends are serialised
+            c.execute(text("SELECT pg_advisory_xact_lock(7301)"))
+        last = c.execute(select(audit.c.hash).order_by(audit.c.seq.desc()).limit(1)).first()
+        prev = last.hash if last is not None else GENESIS
+        at = self._clock()
+        c.execute(audit.insert().values(at_ns=at, actor=actor, action=action, subject=subject,
+                                        detail=detail, prev_hash=prev,
+                                        hash=_chain(prev, at, actor, action, subject, detail)))
+
+    # -- helpers ---------------------------------------------------------------------------
+
+    @staticmethod
+    def _contributor_only(device: Device) -> None:
+        if device.role != "contributor":
+            raise Forbidden("only a contributor's device uploads sessions")
+
+    def _own_session(self, c: Connection, device: Device, session_id: str, *, create: bool) -> Any:
+        row = c.execute(select(sessions).where(sessions.c.id == session_id)).first()
+        if row is None and create:
+            c.execute(sessions.insert().values(id=session_id, contributor_id=device.contributor_id, bytes=0))
+            row = c.execute(select(sessions).where(sessions.c.id == session_id)).first()
+        if row is None:
+            raise NotFound(f"no session {session_id}")
+        if row.contributor_id != device.contributor_id:
+            raise Forbidden("that session belongs to another contributor")
+        return row
+
+    def _write_blob(self, contributor: str, session_id: str, idx: int, data: bytes) -> None:
+        path = self.blobs / contributor / session_id / f"{idx:06d}"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(".tmp")
+        with open(tmp, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+
+
+def _chain(prev: str, at_ns: int, actor: str, action: str, subject: str, detail: str) -> str:
+    fields = (prev, str(at_ns), actor, action, subject, detail)
+    return hashlib.sha256("\x1f".join(fields).encode()).hexdigest()
+
+
+def _check_session_id(session_id: str) -> None:
+    if not (0 < len(session_id) <= 64 and all(ch.isalnum() or ch in "-_" for ch in session_id)):
+        raise Invalid("a session id is 1-64 letters, digits, '-' or '_'")

@@ -1,0 +1,90 @@
+"""Sending sealed sessions to the collector: chunked, idempotent, resumable.
+
+The server is asked which chunks it already holds, so an upload cut by a crash or a lost
+network continues where it stopped; a chunk sent twice is stored once. Network failures and
+5xx answers are retried with backoff; a 4xx answer means the request itself is wrong and is
+reported, never retried.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import httpx
+
+CHUNK_BYTES = 1024 * 1024
+RETRIES = 5
+
+
+class UploadError(RuntimeError):
+    """The collector refused the upload or stayed unreachable; the message says which."""
+
+
+class Uploader:
+    def __init__(self, *, client: httpx.Client, chunk_bytes: int = CHUNK_BYTES,
+                 sleep: Callable[[float], None] = time.sleep,
+                 max_bytes_per_s: float | None = None) -> None:
+        self._client = client
+        self._chunk = chunk_bytes
+        self._sleep = sleep
+        self._rate = max_bytes_per_s
+
+    def upload(self, session_id: str, path: Path, progress: Callable[[int, int], None] = lambda d, t: None
+               ) -> int:
+        """Send what the server lacks of ``path``; returns how many chunks were sent now."""
+        data = path.read_bytes()
+        if not data:
+            raise UploadError(f"{path} is empty; nothing to upload")
+        parts = [data[i:i + self._chunk] for i in range(0, len(data), self._chunk)]
+        have = set(self._have(session_id))
+        sent = 0
+        for idx, part in enumerate(parts):
+            if idx not in have:
+                started = time.monotonic()
+                self._request("PUT", f"/v1/sessions/{session_id}/chunks/{idx}", content=part,
+                              headers={"X-Content-SHA256": hashlib.sha256(part).hexdigest()})
+                sent += 1
+                self._throttle(len(part), time.monotonic() - started)
+            progress(idx + 1, len(parts))
+        self._request("POST", f"/v1/sessions/{session_id}/complete", json={"chunks": len(parts)})
+        return sent
+
+    def _have(self, session_id: str) -> list[int]:
+        r = self._request("GET", f"/v1/sessions/{session_id}/chunks", missing_ok=True)
+        return [] if r is None else [int(i) for i in r.json()["chunks"]]
+
+    def _throttle(self, size: int, took: float) -> None:
+        if self._rate:
+            self._sleep(max(0.0, size / self._rate - took))
+
+    def _request(self, method: str, url: str, *, missing_ok: bool = False, **kw: object
+                 ) -> httpx.Response | None:
+        delay = 0.5
+        for attempt in range(RETRIES + 1):
+            try:
+                r = self._client.request(method, url, **kw)  # type: ignore[arg-type]
+            except httpx.TransportError as exc:
+                problem = f"collector unreachable ({exc})"
+            else:
+                if r.status_code == 404 and missing_ok:
+                    return None
+                if r.status_code < 400:
+                    return r
+                if r.status_code < 500:
+                    raise UploadError(f"collector refused {method} {url}: {r.status_code} {_detail(r)}")
+                problem = f"collector error {r.status_code}"
+            if attempt == RETRIES:
+                raise UploadError(f"{problem}; {RETRIES} retries failed, run the upload again later")
+            self._sleep(delay)
+            delay = min(delay * 2, 30.0)
+        raise AssertionError("unreachable")
+
+
+def _detail(r: httpx.Response) -> str:
+    try:
+        return str(r.json().get("detail", r.text))
+    except ValueError:
+        return r.text[:200]

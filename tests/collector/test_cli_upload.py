@@ -1,0 +1,125 @@
+"""`deskscribe serve`, `admin`, `enrol` and `upload` as a contributor and a steward run them,
+including a collector killed mid-upload and restarted."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+from sqlalchemy import create_engine, text
+
+from deskscribe.datadir import DataDir
+from deskscribe.events import Event, Monitor, SessionMeta
+from deskscribe.keys import FileKeyBackend
+from tests.collector.conftest import _free_port
+
+
+def cli(*args: str, env: dict[str, str], check: bool = True) -> subprocess.CompletedProcess[str]:
+    out = subprocess.run([sys.executable, "-m", "deskscribe", *args], capture_output=True, text=True,
+                         env=env, timeout=120)
+    if check and out.returncode != 0:
+        raise AssertionError(f"deskscribe {' '.join(args)}: {out.stderr}")
+    return out
+
+
+def sealed_session(root: Path, events: int) -> str:
+    dd = DataDir(root=root, key_backend=FileKeyBackend(path=root / "contributor.key"))
+    sid = dd.new_session_id()
+    w = dd.create(SessionMeta(session_id=sid, contributor_id=dd.contributor_id, started_wall_ns=0, os="Linux",
+                              monitors=(Monitor(0, 0, 800, 600),), double_click_ms=400, double_click_px=5,
+                              policy_version="p", recorder_version="r"))
+    for i in range(events):  # incompressible payloads make a multi-chunk file quickly
+        w.add_event(Event(t_ns=i * 1000, kind="marker", data={"marker": "start", "pad": os.urandom(700).hex()}))
+        if i % 200 == 0:
+            w.flush()
+    w.close(seal=True)
+    return sid
+
+
+class Collector:
+    def __init__(self, tmp: Path, env: dict[str, str]) -> None:
+        self.port, self.env, self.db = _free_port(), env, f"sqlite:///{tmp / 'server.db'}"
+        self.blobs = tmp / "blobs"
+        self.proc: subprocess.Popen[str] | None = None
+
+    def start(self) -> Collector:
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "deskscribe", "serve", "--db", self.db, "--blobs", str(self.blobs),
+             "--port", str(self.port)], env=self.env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                if httpx.get(f"{self.url}/healthz", timeout=1).status_code == 200:
+                    return self
+            except httpx.HTTPError:
+                pass
+            assert time.monotonic() < deadline and self.proc.poll() is None, "collector did not start"
+            time.sleep(0.1)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def kill(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGKILL)
+            self.proc.wait()
+
+
+@pytest.fixture
+def env(tmp_path: Path) -> dict[str, str]:
+    config = tmp_path / "config.toml"
+    config.write_text('[recorder]\nkey_store = "file"\n')
+    return {**os.environ, "DESKSCRIBE_CONFIG": str(config)}
+
+
+def test_enrol_and_upload_survive_a_collector_killed_mid_upload(tmp_path: Path, env: dict[str, str]) -> None:
+    data = tmp_path / "device"
+    sid = sealed_session(data, events=4500)
+    size = (data / "sessions" / f"{sid}.db").stat().st_size
+    assert size > 3 * 1024 * 1024  # at least four chunks
+    server = Collector(tmp_path, env).start()
+    try:
+        code = cli("admin", "enrol-code", "--db", server.db, "--data-dir", str(tmp_path / "srv"), env=env).stdout.strip()
+        cli("enrol", server.url, code, "--data-dir", str(data), env=env)
+        assert oct((data / "collector.json").stat().st_mode & 0o777) == "0o600"
+        upload = subprocess.Popen(
+            [sys.executable, "-m", "deskscribe", "upload", sid, "--data-dir", str(data), "--max-kib-s", "1024"],
+            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        time.sleep(2.0)  # part of the session is on the server now
+        server.kill()
+        time.sleep(1.0)
+        server.start()  # the uploader's retries find it again
+        _, err = upload.communicate(timeout=120)
+        assert upload.returncode == 0, err
+        again = cli("upload", sid, "--data-dir", str(data), env=env)  # repeating is harmless
+        assert "0 new chunks" in again.stdout
+    finally:
+        server.kill()
+    engine = create_engine(server.db)
+    with engine.connect() as c:
+        rows = c.execute(text("SELECT id, chunks, bytes FROM sessions")).all()
+        n_chunks = c.execute(text("SELECT COUNT(*) FROM chunks")).scalar()
+    assert [(r.id, r.bytes) for r in rows] == [(sid, size)] and rows[0].chunks == n_chunks
+    stored = b"".join(p.read_bytes() for p in sorted((tmp_path / "blobs").rglob("0*")))
+    assert stored == (data / "sessions" / f"{sid}.db").read_bytes()  # exactly once, byte for byte
+    assert cli("admin", "audit", "verify", "--db", server.db, "--data-dir", str(tmp_path / "srv"),
+               env=env).stdout.strip() == "audit log intact"
+
+
+def test_upload_refuses_clearly_without_enrolment_or_a_sealed_session(tmp_path: Path, env: dict[str, str]) -> None:
+    data = tmp_path / "device"
+    sid = sealed_session(data, events=3)
+    out = cli("upload", sid, "--data-dir", str(data), env=env, check=False)
+    assert out.returncode == 2 and "not enrolled" in out.stderr and "Traceback" not in out.stderr
+    bad = cli("admin", "enrol-code", "--role", "boss", "--db", f"sqlite:///{tmp_path / 's.db'}", env=env,
+              check=False)
+    assert bad.returncode == 2 and "role must be one of" in bad.stderr
+    nodb = cli("admin", "audit", "verify", "--db", "postgresql://nobody@127.0.0.1:1/none", env=env, check=False)
+    assert nodb.returncode == 2 and "cannot open the collector database" in nodb.stderr
