@@ -70,9 +70,12 @@ class TrayIndicator:
             return  # unchanged, or the icon is not docked yet: the next call shows it
         self._shown = (state, title)
         self._icon.title = title
-        # Redrawing the icon also flushes the display connection; pystray's X backend does
-        # not flush after a title change on its own.
         self._icon.icon = icon_image(state)
+        # pystray's X backend neither flushes after a title change nor redraws an icon the
+        # tray has not docked yet, so the new name could sit in the request buffer.
+        display = getattr(self._icon, "_display", None)
+        if display is not None:
+            display.flush()
 
     def stop(self) -> None:
         self._icon.stop()

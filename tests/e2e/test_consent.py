@@ -128,7 +128,7 @@ def test_a_tray_icon_shows_the_state_where_the_desktop_has_a_tray(
     assert names == ["deskscribe: recording XTerm", "deskscribe: paused (deskscribe resume)"]
 
 
-def _tray_names(vd: VirtualDisplay, wanted: str, timeout: float = 10.0) -> list[str]:
+def _tray_names(vd: VirtualDisplay, wanted: str, timeout: float = 20.0) -> list[str]:
     """The tray icon window's name once it reads ``wanted`` (it is updated every 0.5 s)."""
     deadline = time.monotonic() + timeout
     name = ""
