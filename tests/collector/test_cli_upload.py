@@ -3,6 +3,7 @@ including a collector killed mid-upload and restarted."""
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -123,3 +124,46 @@ def test_upload_refuses_clearly_without_enrolment_or_a_sealed_session(tmp_path: 
     assert bad.returncode == 2 and "role must be one of" in bad.stderr
     nodb = cli("admin", "audit", "verify", "--db", "postgresql://nobody@127.0.0.1:1/none", env=env, check=False)
     assert nodb.returncode == 2 and "cannot open the collector database" in nodb.stderr
+
+
+def test_export_then_erasure_leaves_nothing_of_the_contributor(tmp_path: Path, env: dict[str, str]) -> None:
+    server = Collector(tmp_path, env).start()
+    devices: dict[str, tuple[Path, str, str]] = {}
+    try:
+        for name in ("alice", "bob"):
+            data = tmp_path / name
+            sid = sealed_session(data, events=50)
+            code = cli("admin", "enrol-code", "--db", server.db, "--data-dir", str(tmp_path / "srv"),
+                       env=env).stdout.strip()
+            cli("enrol", server.url, code, "--data-dir", str(data), env=env)
+            cli("upload", sid, "--data-dir", str(data), env=env)
+            contributor = json.loads((data / "collector.json").read_text())["contributor_id"]
+            devices[name] = (data, sid, contributor)
+        alice, sid, who = devices["alice"]
+        local = (alice / "sessions" / f"{sid}.db").read_bytes()
+        cli("me", "export", "--out", str(tmp_path / "export"), "--data-dir", str(alice), env=env)
+        assert (tmp_path / "export" / "sessions" / f"{sid}.db").read_bytes() == local
+        assert json.loads((tmp_path / "export" / "manifest.json").read_text())["sessions"][0]["id"] == sid
+
+        out = cli("me", "delete", "--yes", "--data-dir", str(alice), env=env)
+        assert "erased 1 sessions" in out.stdout
+        audit = cli("admin", "audit", "verify", "--db", server.db, "--data-dir", str(tmp_path / "srv"), env=env)
+        assert audit.stdout.strip() == "audit log intact"
+    finally:
+        server.kill()
+    engine = create_engine(server.db)
+    with engine.connect() as c:
+        for table in ("sessions", "devices"):
+            assert c.execute(text(f"SELECT COUNT(*) FROM {table} WHERE contributor_id = :w"), {"w": who}).scalar() == 0
+        assert c.execute(text("SELECT COUNT(*) FROM chunks WHERE session_id = :s"), {"s": sid}).scalar() == 0
+        assert c.execute(text("SELECT COUNT(*) FROM sessions")).scalar() == 1  # bob's
+    assert not (tmp_path / "blobs" / who).exists()
+    server_bytes = b"".join(p.read_bytes() for p in (tmp_path / "blobs").rglob("*") if p.is_file())
+    middle = len(local) // 2  # ciphertext: unique to alice's session (the header is not)
+    assert local[middle:middle + 64] not in server_bytes
+    assert list((alice / "sessions").iterdir()) == [] and not (alice / "contributor.key").exists()
+    assert not (alice / "collector.json").exists()
+    # The exported copy outlives the erasure but can no longer be read: the key is gone.
+    (alice / "sessions" / f"{sid}.db").write_bytes(local)
+    dump = cli("sessions", "dump", sid, "--data-dir", str(alice), env=env, check=False)
+    assert dump.returncode == 2 and dump.stdout == "" and "Traceback" not in dump.stderr

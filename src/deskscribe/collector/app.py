@@ -4,7 +4,7 @@
 from typing import Annotated, Any
 
 from fastapi import Depends, FastAPI, Header, Path, Request
-from fastapi.responses import JSONResponse, PlainTextResponse
+from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from pydantic import BaseModel, Field
 
 from deskscribe import __version__
@@ -74,6 +74,16 @@ def create_app(*, store: CollectorStore) -> FastAPI:
     def complete(dev: Dev, session_id: Annotated[str, SESSION_ID], body: CompleteRequest) -> dict[str, bool]:
         store.complete(dev, session_id, body.chunks)
         return {"complete": True}
+
+    @app.get("/v1/sessions/{session_id}/chunks/{idx}", response_class=Response,
+             responses={200: {"content": {"application/octet-stream": {}}}})
+    def read_chunk(dev: Dev, session_id: Annotated[str, SESSION_ID],
+                   idx: Annotated[int, Path(ge=0, le=1_000_000)]) -> Response:
+        return Response(store.read_chunk(dev, session_id, idx), media_type="application/octet-stream")
+
+    @app.delete("/v1/me")
+    def erase_me(dev: Dev) -> dict[str, int]:
+        return {"erased_sessions": store.erase(dev)}
 
     @app.get("/v1/me/sessions")
     def my_sessions(dev: Dev) -> dict[str, Any]:

@@ -141,8 +141,88 @@ def upload(sessions: Annotated[list[str], typer.Argument(help="Sealed sessions y
             typer.echo(f"uploaded session {sid} ({sent} new chunks)")
 
 
+me_app = typer.Typer(help="Your rights: what the collector holds about you, and erasure.",
+                     no_args_is_help=True)
+
+
+def _client(data_dir: Path | None):  # type: ignore[no-untyped-def]
+    import httpx
+
+    from deskscribe.cli import UserError, load_config
+
+    try:
+        cred = json.loads((load_config(data_dir).data_dir / CREDENTIAL).read_text())
+    except (OSError, ValueError):
+        raise UserError("this device is not enrolled: run `deskscribe enrol URL CODE` first") from None
+    return httpx.Client(base_url=cred["url"], headers={"Authorization": f"Bearer {cred['token']}"},
+                        timeout=60)
+
+
+def _call(client, method: str, url: str):  # type: ignore[no-untyped-def]
+    import httpx
+
+    from deskscribe.cli import UserError
+
+    try:
+        r = client.request(method, url)
+    except httpx.HTTPError as exc:
+        raise UserError(f"cannot reach the collector: {exc}") from None
+    if r.status_code >= 400:
+        raise UserError(f"the collector answered {r.status_code} to {method} {url}: {r.text[:200]}")
+    return r
+
+
+@me_app.command("export")
+def me_export(out: Annotated[Path, typer.Option("--out", help="Directory for everything held about you.")],
+              data_dir: DataDirOpt = None) -> None:
+    """Download every session the collector holds for you, with a manifest."""
+    from deskscribe.cli import UserError
+
+    if out.exists() and any(out.iterdir()):
+        raise UserError(f"{out} is not empty; choose a new directory")
+    (out / "sessions").mkdir(parents=True, exist_ok=True)
+    with _client(data_dir) as c:
+        held = _call(c, "GET", "/v1/me/sessions").json()
+        for sess in held["sessions"]:
+            idxs = _call(c, "GET", f"/v1/sessions/{sess['id']}/chunks").json()["chunks"]
+            with open(out / "sessions" / f"{sess['id']}.db", "wb") as fh:
+                for i in idxs:
+                    fh.write(_call(c, "GET", f"/v1/sessions/{sess['id']}/chunks/{i}").content)
+    (out / "manifest.json").write_text(json.dumps(held, indent=2))
+    typer.echo(f"exported {len(held['sessions'])} sessions to {out} (encrypted with your key;"
+               " `deskscribe sessions dump` reads them)")
+
+
+@me_app.command("delete")
+def me_delete(yes: Annotated[bool, typer.Option("--yes", help="Do not ask.")] = False,
+              data_dir: DataDirOpt = None) -> None:
+    """Erase yourself: the collector's copies, then your sessions and your key on this device."""
+    from deskscribe.cli import UserError, key_backend, open_datadir
+    from deskscribe.control import ControlError, request, socket_path
+
+    cfg, dd = open_datadir(data_dir)
+    try:
+        request(socket_path(dd.root), {"cmd": "status"}, timeout=2.0)
+        raise UserError("a recorder is running; stop it first")
+    except ControlError:
+        pass  # nothing is recording
+    if not yes and not typer.confirm("Erase everything recorded about you, here and on the collector?"):
+        raise typer.Exit(1)
+    enrolled = (cfg.data_dir / CREDENTIAL).exists()
+    if enrolled:
+        with _client(data_dir) as c:
+            erased = _call(c, "DELETE", "/v1/me").json()["erased_sessions"]
+        typer.echo(f"the collector erased {erased} sessions")
+    for info in dd.sessions():
+        dd.delete(info.session_id)
+    key_backend(cfg, dd.contributor_id).delete()  # any copy anywhere is unreadable now
+    (cfg.data_dir / CREDENTIAL).unlink(missing_ok=True)
+    typer.echo("your sessions and your data key on this device are deleted")
+
+
 def register(app: typer.Typer) -> None:
     app.command()(serve)
     app.command()(enrol)
     app.command()(upload)
     app.add_typer(admin_app, name="admin")
+    app.add_typer(me_app, name="me")

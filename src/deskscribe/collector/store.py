@@ -8,6 +8,7 @@ from __future__ import annotations
 import hashlib
 import os
 import secrets
+import shutil
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -185,6 +186,32 @@ class CollectorStore:
                              .order_by(sessions.c.id)).all()
         return [{"id": r.id, "bytes": r.bytes, "chunks": r.chunks, "complete": r.completed_ns is not None}
                 for r in rows]
+
+    def read_chunk(self, device: Device, session_id: str, idx: int) -> bytes:
+        """One chunk of the device's own contributor's session (for `me export`); audited."""
+        self._contributor_only(device)
+        with self.engine.begin() as c:
+            self._own_session(c, device, session_id, create=False)
+            if c.execute(select(chunks.c.idx).where((chunks.c.session_id == session_id)
+                                                    & (chunks.c.idx == idx))).first() is None:
+                raise NotFound(f"session {session_id} has no chunk {idx}")
+            self._audit(c, device.id, "export", f"{session_id}/{idx}")
+        return (self.blobs / device.contributor_id / session_id / f"{idx:06d}").read_bytes()
+
+    def erase(self, device: Device) -> int:
+        """Erasure: every session, chunk, blob and device of the contributor goes; the audit
+        log keeps only that device ids erased something. Returns the sessions removed."""
+        self._contributor_only(device)
+        who = device.contributor_id
+        with self.engine.begin() as c:
+            ids = [r.id for r in c.execute(select(sessions.c.id).where(sessions.c.contributor_id == who))]
+            if ids:
+                c.execute(chunks.delete().where(chunks.c.session_id.in_(ids)))
+            c.execute(sessions.delete().where(sessions.c.contributor_id == who))
+            c.execute(devices.delete().where(devices.c.contributor_id == who))
+            self._audit(c, device.id, "erase", f"{len(ids)} sessions")
+        shutil.rmtree(self.blobs / who, ignore_errors=True)
+        return len(ids)
 
     def fleet(self) -> dict[str, int]:
         """Fleet health only: no figure here can be broken down by person."""
