@@ -108,7 +108,7 @@ def test_enrol_and_upload_survive_a_collector_killed_mid_upload(tmp_path: Path, 
         rows = c.execute(text("SELECT id, chunks, bytes FROM sessions")).all()
         n_chunks = c.execute(text("SELECT COUNT(*) FROM chunks")).scalar()
     assert [(r.id, r.bytes) for r in rows] == [(sid, size)] and rows[0].chunks == n_chunks
-    stored = b"".join(p.read_bytes() for p in sorted((tmp_path / "blobs").rglob("0*")))
+    stored = b"".join(p.read_bytes() for p in sorted((tmp_path / "blobs").rglob("*")) if p.is_file())
     assert stored == (data / "sessions" / f"{sid}.db").read_bytes()  # exactly once, byte for byte
     assert cli("admin", "audit", "verify", "--db", server.db, "--data-dir", str(tmp_path / "srv"),
                env=env).stdout.strip() == "audit log intact"
