@@ -9,6 +9,8 @@ reported, never retried.
 from __future__ import annotations
 
 import hashlib
+import json
+import os
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -88,3 +90,52 @@ def _detail(r: httpx.Response) -> str:
         return str(r.json().get("detail", r.text))
     except ValueError:
         return r.text[:200]
+
+
+class Outbox:
+    """Which sessions the contributor approved for upload, and which have gone. A JSON file in
+    the data dir, replaced atomically, so it survives crashes and restarts."""
+
+    def __init__(self, *, path: Path, clock: Callable[[], float] = time.time) -> None:
+        self.path = path
+        self._clock = clock
+
+    def _read(self) -> dict[str, dict[str, float]]:
+        try:
+            raw = json.loads(self.path.read_text())
+        except FileNotFoundError:
+            return {"approved": {}, "uploaded": {}}
+        except (OSError, ValueError) as exc:
+            raise UploadError(f"the outbox {self.path} is damaged ({exc});"
+                              " delete it and approve again") from None
+        return {"approved": dict(raw.get("approved", {})), "uploaded": dict(raw.get("uploaded", {}))}
+
+    def _write(self, state: dict[str, dict[str, float]]) -> None:
+        tmp = self.path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(state, indent=1))
+        os.replace(tmp, self.path)
+
+    def approve(self, session_id: str) -> None:
+        state = self._read()
+        state["approved"].setdefault(session_id, self._clock())
+        self._write(state)
+
+    def mark_uploaded(self, session_id: str) -> None:
+        state = self._read()
+        state["uploaded"][session_id] = self._clock()
+        self._write(state)
+
+    def forget(self, session_id: str) -> None:
+        state = self._read()
+        for part in state.values():
+            part.pop(session_id, None)
+        self._write(state)
+
+    def approved(self) -> set[str]:
+        return set(self._read()["approved"])
+
+    def pending(self) -> list[str]:
+        """Approved and not uploaded yet, oldest approval first."""
+        state = self._read()
+        return sorted((s for s in state["approved"] if s not in state["uploaded"]),
+                      key=lambda s: state["approved"][s])

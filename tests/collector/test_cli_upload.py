@@ -90,6 +90,7 @@ def test_enrol_and_upload_survive_a_collector_killed_mid_upload(tmp_path: Path, 
         code = cli("admin", "enrol-code", "--db", server.db, "--data-dir", str(tmp_path / "srv"), env=env).stdout.strip()
         cli("enrol", server.url, code, "--data-dir", str(data), env=env)
         assert oct((data / "collector.json").stat().st_mode & 0o777) == "0o600"
+        cli("review", "approve", sid, "--data-dir", str(data), env=env)
         upload = subprocess.Popen(
             [sys.executable, "-m", "deskscribe", "upload", sid, "--data-dir", str(data), "--max-kib-s", "1024"],
             env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
@@ -117,6 +118,7 @@ def test_enrol_and_upload_survive_a_collector_killed_mid_upload(tmp_path: Path, 
 def test_upload_refuses_clearly_without_enrolment_or_a_sealed_session(tmp_path: Path, env: dict[str, str]) -> None:
     data = tmp_path / "device"
     sid = sealed_session(data, events=3)
+    cli("review", "approve", sid, "--data-dir", str(data), env=env)
     out = cli("upload", sid, "--data-dir", str(data), env=env, check=False)
     assert out.returncode == 2 and "not enrolled" in out.stderr and "Traceback" not in out.stderr
     bad = cli("admin", "enrol-code", "--role", "boss", "--db", f"sqlite:///{tmp_path / 's.db'}", env=env,
@@ -136,7 +138,8 @@ def test_export_then_erasure_leaves_nothing_of_the_contributor(tmp_path: Path, e
             code = cli("admin", "enrol-code", "--db", server.db, "--data-dir", str(tmp_path / "srv"),
                        env=env).stdout.strip()
             cli("enrol", server.url, code, "--data-dir", str(data), env=env)
-            cli("upload", sid, "--data-dir", str(data), env=env)
+            cli("review", "approve", sid, "--data-dir", str(data), env=env)
+            cli("upload", "--data-dir", str(data), env=env)
             contributor = json.loads((data / "collector.json").read_text())["contributor_id"]
             devices[name] = (data, sid, contributor)
         alice, sid, who = devices["alice"]
@@ -167,3 +170,41 @@ def test_export_then_erasure_leaves_nothing_of_the_contributor(tmp_path: Path, e
     (alice / "sessions" / f"{sid}.db").write_bytes(local)
     dump = cli("sessions", "dump", sid, "--data-dir", str(alice), env=env, check=False)
     assert dump.returncode == 2 and dump.stdout == "" and "Traceback" not in dump.stderr
+
+
+def test_only_reviewed_and_approved_sessions_leave(tmp_path: Path, env: dict[str, str]) -> None:
+    data = tmp_path / "device"
+    dd = DataDir(root=data, key_backend=FileKeyBackend(path=data / "contributor.key"))
+    sid = dd.new_session_id()
+    w = dd.create(SessionMeta(session_id=sid, contributor_id=dd.contributor_id, started_wall_ns=0, os="Linux",
+                              monitors=(Monitor(0, 0, 800, 600),), double_click_ms=400, double_click_px=5,
+                              policy_version="p", recorder_version="r"))
+    w.add_event(Event(t_ns=0, kind="focus", data={"app": "XTerm", "title": "t", "pid": 1,
+                                                  "geometry": [0, 0, 800, 600], "url": None}))
+    w.add_event(Event(t_ns=10**9, kind="mouse_down", data={"x": 10, "y": 20, "button": "left"}))
+    w.add_event(Event(t_ns=10**9 + 10**8, kind="mouse_up", data={"x": 10, "y": 20, "button": "left"}))
+    w.add_event(Event(t_ns=2 * 10**9, kind="text", data={"text": "hi <EMAIL_ADDRESS>", "kinds": ["EMAIL_ADDRESS"],
+                                                         "secure": False, "erase": 0, "t_end_ns": 3 * 10**9}))
+    w.close(seal=True)
+    other = sealed_session(data, events=3)
+    listing = cli("review", "--data-dir", str(data), env=env).stdout
+    assert sid in listing and "to review" in listing and "XTerm" in listing
+    shown = cli("review", "show", sid, "--data-dir", str(data), env=env).stdout
+    assert "click at (10, 20)" in shown and "type 'hi <EMAIL_ADDRESS>'" in shown
+
+    server = Collector(tmp_path, env).start()
+    try:
+        code = cli("admin", "enrol-code", "--db", server.db, "--data-dir", str(tmp_path / "srv"), env=env).stdout.strip()
+        cli("enrol", server.url, code, "--data-dir", str(data), env=env)
+        refused = cli("upload", sid, "--data-dir", str(data), env=env, check=False)
+        assert refused.returncode == 2 and "not approved" in refused.stderr
+        assert "nothing to upload" in cli("upload", "--data-dir", str(data), env=env).stdout
+        cli("review", "approve", sid, "--data-dir", str(data), env=env)
+        cli("review", "delete", other, "--data-dir", str(data), env=env)
+        assert f"uploaded session {sid}" in cli("upload", "--data-dir", str(data), env=env).stdout
+        assert "nothing to upload" in cli("upload", "--data-dir", str(data), env=env).stdout
+        assert "uploaded" in cli("review", "--data-dir", str(data), env=env).stdout
+    finally:
+        server.kill()
+    with create_engine(server.db).connect() as c:
+        assert [r[0] for r in c.execute(text("SELECT id FROM sessions"))] == [sid]

@@ -110,34 +110,40 @@ def enrol(url: Annotated[str, typer.Argument(help="The collector's address, e.g.
     typer.echo(f"enrolled as device {r.json()['device_id']}")
 
 
-def upload(sessions: Annotated[list[str], typer.Argument(help="Sealed sessions you approve for upload.")],
+def upload(sessions: Annotated[list[str] | None, typer.Argument(
+               help="Approved sessions to send (default: every approved session not sent yet).")] = None,
            data_dir: DataDirOpt = None,
            max_kib_s: Annotated[float | None, typer.Option(help="Bandwidth cap in KiB/s.")] = None) -> None:
-    """Upload sealed sessions you have reviewed; safe to repeat after a crash or network loss."""
-    import httpx
-
+    """Upload the sessions you approved with `deskscribe review approve`; safe to repeat after a
+    crash or network loss: what the collector holds is not sent again."""
     from deskscribe.cli import UserError, open_datadir
-    from deskscribe.upload import Uploader, UploadError
+    from deskscribe.upload import Outbox, Uploader, UploadError
 
     cfg, dd = open_datadir(data_dir)
+    box = Outbox(path=cfg.data_dir / "outbox.json")
     try:
-        cred = json.loads((cfg.data_dir / CREDENTIAL).read_text())
-    except (OSError, ValueError):
-        raise UserError("this device is not enrolled: run `deskscribe enrol URL CODE` first") from None
+        approved = box.approved()
+        todo = list(sessions) if sessions else box.pending()
+    except UploadError as exc:
+        raise UserError(str(exc)) from None
     infos = {i.session_id: i for i in dd.sessions()}
-    for sid in sessions:
+    for sid in todo:
         if sid not in infos:
             raise UserError(f"no session {sid} in {dd.root}")
-        if not infos[sid].sealed:
-            raise UserError(f"session {sid} is not sealed (still recording or crashed); it is not uploaded")
-    with httpx.Client(base_url=cred["url"], headers={"Authorization": f"Bearer {cred['token']}"},
-                      timeout=60) as client:
+        if sid not in approved:
+            raise UserError(f"session {sid} is not approved; review it with `deskscribe review show {sid}`"
+                            f" and approve it with `deskscribe review approve {sid}`")
+    if not todo:
+        typer.echo("nothing to upload: no approved session is waiting")
+        return
+    with _client(data_dir) as client:
         up = Uploader(client=client, max_bytes_per_s=max_kib_s * 1024 if max_kib_s else None)
-        for sid in sessions:
+        for sid in todo:
             try:
                 sent = up.upload(sid, dd.path_of(sid))
             except UploadError as exc:
                 raise UserError(f"session {sid}: {exc}") from None
+            box.mark_uploaded(sid)
             typer.echo(f"uploaded session {sid} ({sent} new chunks)")
 
 
@@ -221,6 +227,9 @@ def me_delete(yes: Annotated[bool, typer.Option("--yes", help="Do not ask.")] = 
 
 
 def register(app: typer.Typer) -> None:
+    from deskscribe.review import review_app
+
+    app.add_typer(review_app, name="review")
     app.command()(serve)
     app.command()(enrol)
     app.command()(upload)
