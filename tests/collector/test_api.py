@@ -122,3 +122,17 @@ def test_health_and_metrics_carry_nothing_per_person(served: Served) -> None:
     assert "deskscribe_devices 1" in body and "deskscribe_bytes_received 5" in body
     assert dev["contributor_id"] not in body and dev["device_id"] not in body and "{" not in body
     assert "/v1/enrol" in spec["paths"]
+
+
+def test_contributors_see_who_touched_their_data_and_nothing_else(served: Served) -> None:
+    alice, bob = enrol(served), enrol(served)
+    with served.client(alice["token"]) as a, served.client(bob["token"]) as b:
+        put(a, "s-a", 0, b"a")
+        a.post("/v1/sessions/s-a/complete", json={"chunks": 1})
+        a.get("/v1/sessions/s-a/chunks/0")
+        put(b, "s-b", 0, b"b")
+        b.post("/v1/sessions/s-b/complete", json={"chunks": 1})
+        mine = a.get("/v1/me/audit").json()["entries"]
+    assert [(e["action"], e["subject"]) for e in mine if e["action"] != "enrol"] == [
+        ("upload", "s-a"), ("export", "s-a/0")]
+    assert all("s-b" not in e["subject"] and e["actor"] != bob["device_id"] for e in mine)

@@ -24,6 +24,10 @@ class Enrolled(BaseModel):
     token: str
 
 
+class CodeRequest(BaseModel):
+    role: str = Field(default="contributor", max_length=16)
+
+
 class CompleteRequest(BaseModel):
     chunks: int = Field(ge=1, le=1_000_000)
 
@@ -84,6 +88,18 @@ def create_app(*, store: CollectorStore) -> FastAPI:
     @app.delete("/v1/me")
     def erase_me(dev: Dev) -> dict[str, int]:
         return {"erased_sessions": store.erase(dev)}
+
+    @app.post("/v1/admin/enrol-codes", status_code=201)
+    def new_code(dev: Dev, body: CodeRequest) -> dict[str, str]:
+        return {"code": store.create_code_for(dev, body.role)}
+
+    @app.get("/v1/audit")
+    def audit_log(dev: Dev) -> dict[str, Any]:
+        return {"entries": store.audit_log(dev)}
+
+    @app.get("/v1/me/audit")
+    def my_audit(dev: Dev) -> dict[str, Any]:
+        return {"entries": store.my_audit(dev)}
 
     @app.get("/v1/me/sessions")
     def my_sessions(dev: Dev) -> dict[str, Any]:

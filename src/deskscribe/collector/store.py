@@ -181,6 +181,7 @@ class CollectorStore:
                                              .order_by(chunks.c.idx))]
 
     def my_sessions(self, device: Device) -> list[dict[str, Any]]:
+        self._contributor_only(device)
         with self.engine.connect() as c:
             rows = c.execute(select(sessions).where(sessions.c.contributor_id == device.contributor_id)
                              .order_by(sessions.c.id)).all()
@@ -212,6 +213,33 @@ class CollectorStore:
             self._audit(c, device.id, "erase", f"{len(ids)} sessions")
         shutil.rmtree(self.blobs / who, ignore_errors=True)
         return len(ids)
+
+    def create_code_for(self, device: Device, role: str) -> str:
+        """Enrolment over HTTP: stewards only."""
+        self._require(device, "steward")
+        return self.create_enrol_code(role, actor=device.id)
+
+    def audit_log(self, device: Device) -> list[dict[str, Any]]:
+        """The whole chain, for auditors (read-only)."""
+        self._require(device, "auditor")
+        with self.engine.connect() as c:
+            return [_entry(r) for r in c.execute(select(audit).order_by(audit.c.seq))]
+
+    def my_audit(self, device: Device) -> list[dict[str, Any]]:
+        """Who read, exported or changed anything of this contributor's."""
+        self._contributor_only(device)
+        with self.engine.connect() as c:
+            mine = {r.id for r in c.execute(select(sessions.c.id)
+                                            .where(sessions.c.contributor_id == device.contributor_id))}
+            devs = {r.id for r in c.execute(select(devices.c.id)
+                                            .where(devices.c.contributor_id == device.contributor_id))}
+            rows = c.execute(select(audit).order_by(audit.c.seq)).all()
+        return [_entry(r) for r in rows if r.actor in devs or r.subject.split("/")[0] in mine]
+
+    @staticmethod
+    def _require(device: Device, *roles: str) -> None:
+        if device.role not in roles:
+            raise Forbidden(f"this needs the {' or '.join(roles)} role")
 
     def fleet(self) -> dict[str, int]:
         """Fleet health only: no figure here can be broken down by person."""
@@ -252,7 +280,7 @@ class CollectorStore:
     @staticmethod
     def _contributor_only(device: Device) -> None:
         if device.role != "contributor":
-            raise Forbidden("only a contributor's device uploads sessions")
+            raise Forbidden("only a contributor's device holds sessions")
 
     def _own_session(self, c: Connection, device: Device, session_id: str, *, create: bool) -> Any:
         row = c.execute(select(sessions).where(sessions.c.id == session_id)).first()
@@ -274,6 +302,11 @@ class CollectorStore:
             fh.flush()
             os.fsync(fh.fileno())
         os.replace(tmp, path)
+
+
+def _entry(r: Any) -> dict[str, Any]:
+    return {"seq": r.seq, "at_ns": r.at_ns, "actor": r.actor, "action": r.action, "subject": r.subject,
+            "hash": r.hash}
 
 
 def _chain(prev: str, at_ns: int, actor: str, action: str, subject: str, detail: str) -> str:

@@ -1,0 +1,72 @@
+"""Authorisation matrix: every role x every endpoint x own/other contributor's data gives exactly
+the specified answer, over HTTP, on both backends. A new endpoint fails this test until the
+matrix says who may call it."""
+
+from __future__ import annotations
+
+import hashlib
+
+from tests.collector.conftest import Served
+from tests.collector.test_api import enrol
+
+ROLES = ("contributor", "other_contributor", "steward", "ml_engineer", "auditor", "anonymous")
+PUBLIC = {("GET", "/healthz"), ("GET", "/metrics"), ("GET", "/openapi.json"), ("GET", "/docs"),
+          ("GET", "/docs/oauth2-redirect"), ("GET", "/redoc"), ("POST", "/v1/enrol")}
+# (method, path, body, {role: status}); a role not named gets 403, or 401 without a credential.
+# {sid} is the contributor's session, so for other_contributor it is someone else's data.
+OWN = {"contributor": 200}
+SELF = {"contributor": 200, "other_contributor": 200}  # /me: each caller's own data only
+MATRIX: list[tuple[str, str, object, dict[str, int]]] = [
+    ("GET", "/v1/me/sessions", None, SELF),
+    ("GET", "/v1/me/audit", None, SELF),
+    ("PUT", "/v1/sessions/{sid}/chunks/{idx}", b"chunk", {"contributor": 201}),
+    ("GET", "/v1/sessions/{sid}/chunks", None, OWN),
+    ("GET", "/v1/sessions/{sid}/chunks/0", None, OWN),
+    ("POST", "/v1/admin/enrol-codes", {"role": "contributor"}, {"steward": 201}),
+    ("GET", "/v1/audit", None, {"auditor": 200}),
+    ("POST", "/v1/sessions/{sid}/complete", {"chunks": 0}, OWN),
+    ("DELETE", "/v1/me", None, SELF),  # last: it erases each contributor that calls it
+]
+
+
+def test_every_role_gets_exactly_the_specified_answer(served: Served) -> None:
+    tokens = {r: enrol(served, "contributor" if r == "other_contributor" else r)["token"]
+              for r in ROLES if r != "anonymous"}
+    with served.client(tokens["contributor"]) as c:
+        assert c.put("/v1/sessions/own/chunks/0", content=b"zero",
+                     headers={"X-Content-SHA256": hashlib.sha256(b"zero").hexdigest()}).status_code == 201
+    results: dict[tuple[str, str, str], int] = {}
+    for method, path, body, allowed in MATRIX:
+        for role in ROLES:
+            url = path.format(sid="own", idx=1)  # chunk 0 exists; only the owner's 1 is stored
+            kwargs: dict[str, object] = {}
+            if isinstance(body, bytes):
+                kwargs = {"content": body, "headers": {"X-Content-SHA256": hashlib.sha256(body).hexdigest()}}
+            elif body is not None:
+                kwargs = {"json": {"chunks": 2} if body == {"chunks": 0} else body}
+            with served.client(tokens.get(role)) as c:
+                r = c.request(method, url, **kwargs)  # type: ignore[arg-type]
+            status = r.status_code
+            if status == 200 and path == "/v1/me/sessions" and role == "other_contributor":
+                assert r.json()["sessions"] == []  # the other contributor's own: none
+            results[(method, path, role)] = status
+            expected = allowed.get(role, 401 if role == "anonymous" else 403)
+            assert status == expected, f"{role} {method} {url}: {status}, expected {expected}"
+
+    with served.client() as c:
+        paths = c.get("/openapi.json").json()["paths"]
+    served_routes = {(m.upper(), p) for p, ops in paths.items() for m in ops}
+    covered = {(m, p) for m, p, *_ in MATRIX} | {("PUT", "/v1/sessions/{session_id}/chunks/{idx}"),
+                                                 ("GET", "/v1/sessions/{session_id}/chunks"),
+                                                 ("GET", "/v1/sessions/{session_id}/chunks/{idx}"),
+                                                 ("POST", "/v1/sessions/{session_id}/complete")}
+    unexpected = served_routes - covered - PUBLIC
+    assert unexpected == set(), f"endpoints missing from the authorisation matrix: {unexpected}"
+
+
+def test_no_endpoint_reports_on_people(served: Served) -> None:
+    """Invariant 5: nothing per person (activity, idle, speed, ranking) is served to anyone."""
+    with served.client() as c:
+        paths = c.get("/openapi.json").json()["paths"]
+    words = ("activity", "idle", "speed", "rank", "productiv", "leaderboard", "stats", "users", "people")
+    assert [p for p in paths if any(w in p.lower() for w in words)] == []
