@@ -136,3 +136,15 @@ def test_contributors_see_who_touched_their_data_and_nothing_else(served: Served
     assert [(e["action"], e["subject"]) for e in mine if e["action"] != "enrol"] == [
         ("upload", "s-a"), ("export", "s-a/0")]
     assert all("s-b" not in e["subject"] and e["actor"] != bob["device_id"] for e in mine)
+
+
+def test_the_migrations_build_exactly_the_schema_the_code_uses(served: Served) -> None:
+    from alembic.autogenerate import compare_metadata
+    from alembic.migration import MigrationContext
+
+    from deskscribe.collector.schema import metadata
+
+    with served.store.engine.connect() as conn:
+        ctx = MigrationContext.configure(conn)
+        assert ctx.get_current_revision() == "0001"
+        assert compare_metadata(ctx, metadata) == []

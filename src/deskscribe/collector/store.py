@@ -17,7 +17,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, create_engine, event, func, select, text
 
-from deskscribe.collector.schema import audit, chunks, devices, enrol_codes, metadata, sessions
+from deskscribe.collector.schema import audit, chunks, devices, enrol_codes, sessions
 
 ROLES = ("contributor", "steward", "ml_engineer", "auditor")
 GENESIS = "0" * 64
@@ -77,12 +77,24 @@ def _sqlite_pragmas(conn: Any, _record: Any) -> None:
     cur.close()
 
 
+def migrate(engine: Engine) -> None:
+    """Bring the database to the newest schema with Alembic (a new database starts empty)."""
+    from alembic import command
+    from alembic.config import Config
+
+    cfg = Config()
+    cfg.set_main_option("script_location", str(Path(__file__).parent / "migrations"))
+    with engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.upgrade(cfg, "head")
+
+
 class CollectorStore:
     def __init__(self, *, engine: Engine, blobs: Path, clock: Callable[[], int] = time.time_ns) -> None:
         self.engine = engine
         self.blobs = blobs
         self._clock = clock
-        metadata.create_all(engine)
+        migrate(engine)
         blobs.mkdir(parents=True, exist_ok=True)
 
     # -- enrolment -------------------------------------------------------------------------

@@ -1,0 +1,1 @@
+"""Alembic migrations of the collector database; applied by :func:`deskscribe.collector.store.migrate`."""
