@@ -373,12 +373,11 @@ class Recorder:
             if t - self._last_key_ns >= TYPING_GAP_NS:
                 self._frame(t, "pre_action", raw.server_ms)
             self._last_key_ns = t
-            e = ev.Event(t_ns=t, kind=ev.KEY_DOWN,
-                         data={"key": key, "char": char, "vk": raw.detail, "mods": mods})
+            data = {"key": key, "char": char, "vk": raw.detail, "mods": mods}
             if typing:
-                self._guard.hold(e)
+                self._guard.hold(ev.Event(t_ns=t, kind=ev.KEY_DOWN, data=data))
             else:
-                self._emit(t, e.kind, dict(e.data))
+                self._emit(t, ev.KEY_DOWN, data)
         elif self._keys.is_down(raw.detail):
             key, char, mods = self._keys.release(raw.detail, keysyms)
             if raw.detail in self._guard.suppress_up:  # its press went into a redacted burst

@@ -35,7 +35,6 @@ def test_every_role_gets_exactly_the_specified_answer(served: Served) -> None:
     with served.client(tokens["contributor"]) as c:
         assert c.put("/v1/sessions/own/chunks/0", content=b"zero",
                      headers={"X-Content-SHA256": hashlib.sha256(b"zero").hexdigest()}).status_code == 201
-    results: dict[tuple[str, str, str], int] = {}
     for method, path, body, allowed in MATRIX:
         for role in ROLES:
             url = path.format(sid="own", idx=1)  # chunk 0 exists; only the owner's 1 is stored
@@ -49,7 +48,6 @@ def test_every_role_gets_exactly_the_specified_answer(served: Served) -> None:
             status = r.status_code
             if status == 200 and path == "/v1/me/sessions" and role == "other_contributor":
                 assert r.json()["sessions"] == []  # the other contributor's own: none
-            results[(method, path, role)] = status
             expected = allowed.get(role, 401 if role == "anonymous" else 403)
             assert status == expected, f"{role} {method} {url}: {status}, expected {expected}"
 

@@ -80,10 +80,8 @@ class Layout:
     @property
     def any_kept(self) -> bool:
         """Some designated pixel is visible: false under a lock screen or a full-screen cover."""
-        if not any(keep for _, keep in self.windows):
-            return False
-        if not self._visible:
-            self._visible.append(bool(self.mask().any()))
+        if not self._visible:  # asked for every input: computed once per layout
+            self._visible.append(any(keep for _, keep in self.windows) and bool(self.mask().any()))
         return self._visible[0]
 
     @property

@@ -84,13 +84,14 @@ class FrameRedactor:
     def _scan(self, pixels: np.ndarray, piece: Rect, window: Rect) -> tuple[Rect, list[Rect]]:
         """The region actually read (whole lines) and the boxes found in it."""
         region, words = self._lines.read(pixels, piece, window)
-        lines = [join_lines([line]) for line in group_lines(words)]
+        lines = [line_text(line) for line in group_lines(words)]
         self._scan_new([text for text, _ in lines])
         boxes: list[Rect] = []
         for text, spans in lines:
             for start, end in self._found[text] + known_hits(text, self._known):
-                for found in _words_in(spans, start, end):
-                    boxes.append(_pad(union(w.box for w in found), BOX_PAD, pixels.shape[1], pixels.shape[0]))
+                hit = [w for s, e, w in spans if s < end and e > start]
+                if hit:
+                    boxes.append(_pad(union(w.box for w in hit), BOX_PAD, pixels.shape[1], pixels.shape[0]))
         return region, boxes
 
     def _scan_new(self, texts: Sequence[str]) -> None:
@@ -152,21 +153,19 @@ def group_lines(words: Sequence[Word]) -> list[list[Word]]:
     return [sorted(line, key=lambda w: w.box.x) for line in lines]
 
 
-def join_lines(lines: Sequence[Sequence[Word]]) -> tuple[str, list[tuple[int, int, Word, int]]]:
-    """The text a scanner sees, and each word's (start, end, word, line index) in it."""
+def line_text(line: Sequence[Word]) -> tuple[str, list[tuple[int, int, Word]]]:
+    """The text a scanner sees for one line, and each word's (start, end, word) in it."""
     parts: list[str] = []
-    spans: list[tuple[int, int, Word, int]] = []
+    spans: list[tuple[int, int, Word]] = []
     pos = 0
-    for li, line in enumerate(lines):
-        for wi, w in enumerate(line):
-            if wi and not _glued(line[wi - 1], w):
-                parts.append(" ")
-                pos += 1
-            spans.append((pos, pos + len(w.text), w, li))
-            parts.append(w.text)
-            pos += len(w.text)
-        parts.append("\n")
-        pos += 1
+    for i, w in enumerate(line):
+        if i and not _glued(line[i - 1], w):
+            parts.append(" ")
+            pos += 1
+        spans.append((pos, pos + len(w.text), w))
+        parts.append(w.text)
+        pos += len(w.text)
+    parts.append("\n")
     return "".join(parts), spans
 
 
@@ -199,14 +198,6 @@ def known_hits(text: str, known: Iterable[str]) -> list[tuple[int, int]]:
             if m.end() > m.start():
                 hits.append((index[m.start()], index[m.end() - 1] + 1))
     return hits
-
-
-def _words_in(spans: Sequence[tuple[int, int, Word, int]], start: int, end: int) -> list[list[Word]]:
-    by_line: dict[int, list[Word]] = {}
-    for s, e, w, li in spans:
-        if s < end and e > start:
-            by_line.setdefault(li, []).append(w)
-    return list(by_line.values())
 
 
 def fill(pixels: np.ndarray, boxes: Iterable[Rect]) -> np.ndarray:

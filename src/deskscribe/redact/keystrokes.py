@@ -67,10 +67,6 @@ class TypingGuard:
     suppress_up: set[int] = field(default_factory=set)
 
     @property
-    def open(self) -> bool:
-        return any(e.kind in (ev.KEY_DOWN, ev.KEY_UP) for e in self.held)
-
-    @property
     def secret_expected(self) -> bool:
         return self.secret_lines > 0
 

@@ -22,7 +22,7 @@ from deskscribe.redact.ocr import Word, luma
 SNAP = 40  # how far a region may grow up or down to reach the blank row around a line
 MARGIN = 2  # blank rows kept around a line: Tesseract misreads glyphs touching the edge
 SPACE = 0.45  # a blank column run this share of the line height wide separates words
-CACHE_LINES = 4096
+CACHE_WORDS = 4096
 
 
 class Ocr(Protocol):
@@ -55,10 +55,10 @@ def word_spans(gray: np.ndarray, gap: int) -> list[tuple[int, int]]:
 
 
 class LineReader:
-    def __init__(self, *, ocr: Ocr, cache_lines: int = CACHE_LINES) -> None:
+    def __init__(self, *, ocr: Ocr, cache_words: int = CACHE_WORDS) -> None:
         self._ocr = ocr
         self._cache: OrderedDict[bytes, list[tuple[str, int, int, int, int]]] = OrderedDict()
-        self._limit = cache_lines
+        self._limit = cache_words
         self.words_read = 0
         self.words_cached = 0
 
