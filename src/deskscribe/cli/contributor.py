@@ -1,8 +1,5 @@
-"""Commands that talk to or run the collector: serve, admin, enrol, upload.
-
-Configuration and the data directory come from :mod:`deskscribe.cli`, the one place that reads
-them; this module only adds the commands.
-"""
+"""Commands a contributor's device runs against the collector: enrol, upload, and `me`
+(export and erasure)."""
 
 from __future__ import annotations
 
@@ -13,78 +10,9 @@ from typing import Annotated
 
 import typer
 
-DEFAULT_PORT = 8470
+from deskscribe.cli.config import DataDirOpt
+
 CREDENTIAL = "collector.json"
-
-admin_app = typer.Typer(help="Steward tasks run on the collector's machine.", no_args_is_help=True)
-audit_app = typer.Typer(help="The append-only, hash-chained audit log.", no_args_is_help=True)
-admin_app.add_typer(audit_app, name="audit")
-
-DbOpt = Annotated[str | None, typer.Option("--db", help="Database URL: sqlite:///PATH or "
-                                           "postgresql://USER@HOST/DB (default: SQLite in the data dir).")]
-DataDirOpt = Annotated[Path | None, typer.Option("--data-dir", help="deskscribe's data directory.")]
-
-
-def _default_db(data_dir: Path | None) -> tuple[str, Path]:
-    from deskscribe.cli import load_config
-
-    root = load_config(data_dir).data_dir / "collector"
-    root.mkdir(parents=True, exist_ok=True)
-    return f"sqlite:///{root / 'collector.db'}", root / "blobs"
-
-
-def open_store(db: str | None, blobs: Path | None, data_dir: Path | None):  # type: ignore[no-untyped-def]
-    from sqlalchemy.exc import SQLAlchemyError
-
-    from deskscribe.cli import UserError
-    from deskscribe.collector.store import CollectorStore, connect
-
-    default_db, default_blobs = _default_db(data_dir)
-    try:
-        return CollectorStore(engine=connect(db or default_db), blobs=blobs or default_blobs)
-    except (SQLAlchemyError, ValueError) as exc:
-        raise UserError(f"cannot open the collector database {db or default_db}: "
-                        f"{str(exc).splitlines()[0]}") from None
-
-
-def serve(db: DbOpt = None,
-          blobs: Annotated[Path | None, typer.Option(help="Directory for uploaded blobs.")] = None,
-          host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
-          port: Annotated[int, typer.Option(help="Port to listen on.")] = DEFAULT_PORT,
-          data_dir: DataDirOpt = None) -> None:
-    """Run the collector (embedded SQLite by default; --db postgresql://... in production)."""
-    import uvicorn
-
-    from deskscribe.collector.app import create_app
-
-    store = open_store(db, blobs, data_dir)
-    typer.echo(f"collector on http://{host}:{port} (database {store.engine.url.render_as_string()})",
-               err=True)
-    uvicorn.run(create_app(store=store), host=host, port=port, log_level="warning")
-
-
-@admin_app.command("enrol-code")
-def enrol_code(role: Annotated[str, typer.Option(help="contributor, steward, ml_engineer or auditor.")]
-               = "contributor", db: DbOpt = None, data_dir: DataDirOpt = None) -> None:
-    """Create a one-time enrolment code for one device."""
-    from deskscribe.cli import UserError
-    from deskscribe.collector.store import Invalid
-
-    try:
-        typer.echo(open_store(db, None, data_dir).create_enrol_code(role))
-    except Invalid as exc:
-        raise UserError(str(exc)) from None
-
-
-@audit_app.command("verify")
-def audit_verify(db: DbOpt = None, data_dir: DataDirOpt = None) -> None:
-    """Check the audit log's hash chain; exit 2 naming the first altered entry."""
-    from deskscribe.cli import UserError
-
-    bad = open_store(db, None, data_dir).audit_verify()
-    if bad is not None:
-        raise UserError(f"the audit log was altered at entry {bad} (or an entry before it was removed)")
-    typer.echo("audit log intact")
 
 
 def enrol(url: Annotated[str, typer.Argument(help="The collector's address, e.g. https://collector.example")],
@@ -93,7 +21,7 @@ def enrol(url: Annotated[str, typer.Argument(help="The collector's address, e.g.
     """Exchange an enrolment code for this device's credential (kept 0600 in the data dir)."""
     import httpx
 
-    from deskscribe.cli import UserError, load_config
+    from deskscribe.cli.config import UserError, load_config
 
     try:
         r = httpx.post(url.rstrip("/") + "/v1/enrol", json={"code": code}, timeout=30)
@@ -116,7 +44,7 @@ def upload(sessions: Annotated[list[str] | None, typer.Argument(
            max_kib_s: Annotated[float | None, typer.Option(help="Bandwidth cap in KiB/s.")] = None) -> None:
     """Upload the sessions you approved with `deskscribe review approve`; safe to repeat after a
     crash or network loss: what the collector holds is not sent again."""
-    from deskscribe.cli import UserError, open_datadir
+    from deskscribe.cli.config import UserError, open_datadir
     from deskscribe.upload import Outbox, Uploader, UploadError
 
     cfg, dd = open_datadir(data_dir)
@@ -154,7 +82,7 @@ me_app = typer.Typer(help="Your rights: what the collector holds about you, and 
 def _client(data_dir: Path | None):  # type: ignore[no-untyped-def]
     import httpx
 
-    from deskscribe.cli import UserError, load_config
+    from deskscribe.cli.config import UserError, load_config
 
     try:
         cred = json.loads((load_config(data_dir).data_dir / CREDENTIAL).read_text())
@@ -167,7 +95,7 @@ def _client(data_dir: Path | None):  # type: ignore[no-untyped-def]
 def _call(client, method: str, url: str):  # type: ignore[no-untyped-def]
     import httpx
 
-    from deskscribe.cli import UserError
+    from deskscribe.cli.config import UserError
 
     try:
         r = client.request(method, url)
@@ -182,7 +110,7 @@ def _call(client, method: str, url: str):  # type: ignore[no-untyped-def]
 def me_export(out: Annotated[Path, typer.Option("--out", help="Directory for everything held about you.")],
               data_dir: DataDirOpt = None) -> None:
     """Download every session the collector holds for you, with a manifest."""
-    from deskscribe.cli import UserError
+    from deskscribe.cli.config import UserError
 
     if out.exists() and any(out.iterdir()):
         raise UserError(f"{out} is not empty; choose a new directory")
@@ -203,7 +131,7 @@ def me_export(out: Annotated[Path, typer.Option("--out", help="Directory for eve
 def me_delete(yes: Annotated[bool, typer.Option("--yes", help="Do not ask.")] = False,
               data_dir: DataDirOpt = None) -> None:
     """Erase yourself: the collector's copies, then your sessions and your key on this device."""
-    from deskscribe.cli import UserError, key_backend, open_datadir
+    from deskscribe.cli.config import UserError, key_backend, open_datadir
     from deskscribe.control import ControlError, request, socket_path
 
     cfg, dd = open_datadir(data_dir)
@@ -226,12 +154,3 @@ def me_delete(yes: Annotated[bool, typer.Option("--yes", help="Do not ask.")] = 
     typer.echo("your sessions and your data key on this device are deleted")
 
 
-def register(app: typer.Typer) -> None:
-    from deskscribe.review import review_app
-
-    app.add_typer(review_app, name="review")
-    app.command()(serve)
-    app.command()(enrol)
-    app.command()(upload)
-    app.add_typer(admin_app, name="admin")
-    app.add_typer(me_app, name="me")

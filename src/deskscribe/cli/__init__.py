@@ -1,0 +1,86 @@
+"""Command line: the only place that reads configuration and environment and wires parts.
+
+Each command group lives in its own module; this one assembles them and turns expected
+failures into one-line errors.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from typing import Annotated
+
+import typer
+
+from deskscribe import __version__
+from deskscribe.capture.base import CaptureUnavailable
+from deskscribe.cli import collector, consent, contributor, dataset, record, review, sessions
+from deskscribe.cli.config import DataDirOpt, UserError, load_config, open_datadir
+from deskscribe.control import ControlError
+from deskscribe.keys import DataKeyError
+from deskscribe.policy import PolicyError
+from deskscribe.store import StoreError
+from deskscribe.vdisplay import VirtualDisplayError
+
+__all__ = ["UserError", "app", "main"]
+
+app = typer.Typer(help="Record work-app interaction with consent, redact on device, build agent datasets.",
+                  no_args_is_help=True, pretty_exceptions_enable=False, add_completion=False)
+app.command(rich_help_panel="Recording")(record.record)
+app.command(rich_help_panel="Recording")(record.pause)
+app.command(rich_help_panel="Recording")(record.resume)
+app.add_typer(record.task_app, name="task", rich_help_panel="Recording")
+app.add_typer(sessions.sessions_app, name="sessions", rich_help_panel="Sessions and datasets")
+app.add_typer(consent.consent_app, name="consent", rich_help_panel="Recording")
+app.command(rich_help_panel="Sessions and datasets")(dataset.build)
+app.command(rich_help_panel="Sessions and datasets")(dataset.replay)
+
+
+@app.command()
+def doctor(data_dir: DataDirOpt = None,
+           display: Annotated[str | None, typer.Option(help="X display to check.")] = None) -> None:
+    """Check what recording needs on this machine and say how to fix what is missing."""
+    from deskscribe.doctor import run_checks
+
+    cfg = load_config(data_dir)
+    ok = run_checks(display_name=display or os.environ.get("DISPLAY"),
+                    wayland=bool(os.environ.get("WAYLAND_DISPLAY")), data_dir=cfg.data_dir,
+                    min_free_bytes=cfg.min_free_bytes, key_store=cfg.key_store)
+    raise typer.Exit(0 if ok else 1)
+
+
+@app.command()
+def demo(data_dir: DataDirOpt = None) -> None:
+    """Start a virtual desktop with real apps, record a scripted session, show what was kept."""
+    from deskscribe.demo import run_demo
+
+    _, dd = open_datadir(data_dir)
+    try:
+        run_demo(datadir=dd, command=os.path.relpath(sys.argv[0]) if os.sep in sys.argv[0] else "deskscribe")
+    except (VirtualDisplayError, RuntimeError) as exc:
+        raise UserError(f"demo failed: {exc}") from None
+
+
+@app.command()
+def version() -> None:
+    """Print the deskscribe version."""
+    typer.echo(__version__)
+
+
+app.add_typer(review.review_app, name="review", rich_help_panel="Collector")
+app.command(rich_help_panel="Collector")(contributor.enrol)
+app.command(rich_help_panel="Collector")(contributor.upload)
+app.add_typer(contributor.me_app, name="me", rich_help_panel="Collector")
+app.command(rich_help_panel="Collector")(collector.serve)
+app.add_typer(collector.admin_app, name="admin", rich_help_panel="Collector")
+
+
+def main() -> None:
+    try:
+        app()
+    except (UserError, PolicyError, StoreError, CaptureUnavailable, DataKeyError, ControlError) as exc:
+        typer.echo(f"deskscribe: error: {exc}", err=True)
+        sys.exit(2)
+    except OSError as exc:
+        typer.echo(f"deskscribe: error: {exc.strerror or exc} ({exc.filename or ''})", err=True)
+        sys.exit(2)

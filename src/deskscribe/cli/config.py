@@ -1,0 +1,90 @@
+"""Configuration: config.toml, the data directory and the data key's home; the only reader of
+environment and config files."""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+
+from deskscribe.datadir import DataDir
+from deskscribe.keys import FileKeyBackend, KeyBackend, KeyringBackend, os_keyring_available
+from deskscribe.notice import LEDGER_NAME, Ledger
+
+if TYPE_CHECKING:
+    pass
+
+
+DEFAULT_BUDGET_MB = 2048
+DEFAULT_MIN_FREE_MB = 500
+
+
+class UserError(Exception):
+    """Shown as one line; exit status 2."""
+
+
+DEFAULT_HOTKEY = "ctrl+alt+shift+p"
+
+
+@dataclass(frozen=True)
+class Config:
+    data_dir: Path
+    key_store: str
+    storage_budget_bytes: int
+    min_free_bytes: int
+    pause_hotkey: str = DEFAULT_HOTKEY
+
+
+def config_path() -> Path:
+    base = os.environ.get("XDG_CONFIG_HOME") or str(Path.home() / ".config")
+    return Path(os.environ.get("DESKSCRIBE_CONFIG", Path(base) / "deskscribe" / "config.toml"))
+
+
+def load_config(data_dir: Path | None) -> Config:
+    path = config_path()
+    raw: dict[str, Any] = {}
+    if path.exists():
+        try:
+            raw = tomllib.loads(path.read_text())
+        except (tomllib.TOMLDecodeError, OSError) as exc:
+            raise UserError(f"config file {path} is not valid TOML: {exc}") from None
+    rec = raw.get("recorder", {})
+    default_dir = Path(os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share") / "deskscribe"
+    key_store = str(rec.get("key_store", "auto"))
+    if key_store not in ("auto", "file", "keyring"):
+        raise UserError(f"{path}: key_store must be auto, file or keyring, not {key_store!r}")
+    return Config(
+        data_dir=(data_dir or Path(rec.get("data_dir", default_dir))).expanduser(),
+        key_store=key_store,
+        storage_budget_bytes=int(rec.get("storage_budget_mb", DEFAULT_BUDGET_MB)) * 1024 * 1024,
+        min_free_bytes=int(rec.get("min_free_mb", DEFAULT_MIN_FREE_MB)) * 1024 * 1024,
+        pause_hotkey=str(rec.get("pause_hotkey", DEFAULT_HOTKEY)),
+    )
+
+
+def key_backend(cfg: Config, contributor_id: str) -> KeyBackend:
+    use_keyring = cfg.key_store == "keyring" or (cfg.key_store == "auto" and os_keyring_available())
+    if use_keyring:
+        return KeyringBackend(account=f"contributor:{contributor_id}")
+    return FileKeyBackend(path=cfg.data_dir / "contributor.key")
+
+
+def open_datadir(data_dir: Path | None) -> tuple[Config, DataDir]:
+    cfg = load_config(data_dir)
+    bootstrap = DataDir(root=cfg.data_dir, key_backend=FileKeyBackend(path=cfg.data_dir / "contributor.key"))
+    cid = bootstrap.contributor_id
+    return cfg, DataDir(root=cfg.data_dir, key_backend=key_backend(cfg, cid))
+
+
+PolicyOpt = Annotated[Path, typer.Option("--policy", help="Policy TOML naming the designated apps.")]
+DataDirOpt = Annotated[Path | None, typer.Option("--data-dir", help="Where sessions are stored "
+                                                  "(default: ~/.local/share/deskscribe).")]
+
+
+
+def ledger(data_dir: Path) -> Ledger:
+    return Ledger(path=data_dir / LEDGER_NAME)

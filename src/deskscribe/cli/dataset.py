@@ -1,0 +1,90 @@
+"""`deskscribe build` and `replay`: from sessions to datasets, and back to the screen."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+from deskscribe.vdisplay import VirtualDisplayError
+
+if TYPE_CHECKING:
+    pass
+from deskscribe.cli.config import DataDirOpt, UserError, open_datadir
+
+
+def build(
+    out: Annotated[Path, typer.Option("--out", help="Directory for the dataset.")],
+    sessions: Annotated[list[str] | None, typer.Argument(help="Session ids (default: all sealed).")] = None,
+    fmt: Annotated[str, typer.Option("--format", help="hf (Parquet + card), jsonl, or chat.")] = "hf",
+    data_dir: DataDirOpt = None,
+    release_key: Annotated[Path | None, typer.Option(
+        help="File with this release's pseudonym key (created if missing; default: a new random key,"
+             " so pseudonyms link to no other release).")] = None,
+    precision_ms: Annotated[int, typer.Option(help="Time offsets are rounded down to this.")] = 100,
+) -> None:
+    """Turn recorded sessions into an agent-training dataset (reduce, pair, segment, export)."""
+    from rich.progress import Progress
+
+    from deskscribe.dataset.build import Release, build_dataset
+    from deskscribe.dataset.export import FORMATS, open_exporter
+
+    if fmt not in FORMATS:
+        raise UserError(f"unknown format {fmt!r}; choose one of: {', '.join(FORMATS)}")
+    if precision_ms < 1:
+        raise UserError("--precision-ms must be at least 1")
+    _, dd = open_datadir(data_dir)
+    ids = sessions or [i.session_id for i in dd.sessions() if i.sealed and not i.error]
+    if not ids:
+        raise UserError(f"no sealed sessions in {dd.root}; record one first (deskscribe record/demo)")
+    if out.exists() and any(out.iterdir()):
+        raise UserError(f"{out} is not empty; choose a new directory for the dataset")
+    release = Release(key=_release_key(release_key), precision_ms=precision_ms)
+    with Progress(transient=True) as bar:
+        task = bar.add_task("building", total=len(ids))
+        summary = build_dataset(datadir=dd, session_ids=ids, exporter=open_exporter(fmt, out=out),
+                                release=release, fmt=fmt, progress=lambda _: bar.advance(task))
+    kinds = ", ".join(f"{k} {v}" for k, v in sorted(summary.actions.items()))
+    typer.echo(f"built {fmt} dataset in {out}: {summary.episodes} episodes, {summary.steps} steps"
+               f" ({kinds}), {summary.bytes / 1024:.0f} KiB")
+
+
+def replay(
+    export_dir: Annotated[Path, typer.Argument(help="A `--format jsonl` export.")],
+    launch: Annotated[str, typer.Option(help="Command that starts a fresh instance of the app.")],
+    episode: Annotated[str | None, typer.Option(help="Episode id (default: the first).")] = None,
+) -> None:
+    """Re-perform an episode on a fresh virtual desktop and report how many steps reproduce."""
+    import shlex
+
+    from deskscribe.dataset.replay import ReplayError, load_episode, run_replay
+
+    try:
+        steps = load_episode(export_dir, episode)
+        results = run_replay(export_dir=export_dir, steps=steps, command=shlex.split(launch),
+                             progress=lambda r: typer.echo(
+                                 f"step {r.step:3d} {r.action:10s} {r.similarity:7.2%}"
+                                 f" {'match' if r.matched else 'differs'}"))
+    except (ReplayError, VirtualDisplayError) as exc:
+        raise UserError(str(exc)) from None
+    matched = sum(r.matched for r in results)
+    typer.echo(f"replayed episode {steps[0]['episode_id']}: {matched}/{len(results)} steps reproduce"
+               f" the recorded screen ({matched / max(len(results), 1):.0%})")
+
+
+def _release_key(path: Path | None) -> bytes:
+    import secrets
+
+    if path is None:
+        return secrets.token_bytes(32)
+    if path.exists():
+        key = path.read_bytes()
+        if len(key) < 16:
+            raise UserError(f"release key {path} is too short (need at least 16 bytes)")
+        return key
+    key = secrets.token_bytes(32)
+    path.write_bytes(key)
+    path.chmod(0o600)
+    return key
+

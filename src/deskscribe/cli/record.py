@@ -1,0 +1,216 @@
+"""`deskscribe record`, and the commands that steer a running recorder."""
+
+from __future__ import annotations
+
+import os
+import signal
+import threading
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+from deskscribe import __version__
+from deskscribe.capture.base import CaptureUnavailable
+from deskscribe.control import ControlServer, request, socket_path
+from deskscribe.events import Monitor, SessionMeta, os_description
+from deskscribe.notice import notice_version
+from deskscribe.policy import Policy, load_policy
+from deskscribe.recording import control_handler, run_until_stopped
+
+if TYPE_CHECKING:
+    from deskscribe.capture.atspi import PasswordFocus
+    from deskscribe.capture.hotkey import Hotkey
+    from deskscribe.indicator import TrayIndicator
+    from deskscribe.recorder import Recorder
+    from deskscribe.redact.stage import Redactor
+    from deskscribe.redact.text import TextScanner
+from deskscribe.cli.config import DataDirOpt, UserError, config_path, ledger, load_config, open_datadir
+
+task_app = typer.Typer(help="Mark where a task starts and ends while recording.", no_args_is_help=True)
+
+
+def record(
+    policy: Annotated[Path, typer.Option("--policy", help="Policy TOML naming the designated apps.")],
+    data_dir: DataDirOpt = None,
+    duration: Annotated[float | None, typer.Option(help="Stop after this many seconds.")] = None,
+    display: Annotated[str | None, typer.Option(help="X display (default: $DISPLAY).")] = None,
+) -> None:
+    """Record the designated apps until Ctrl+C, SIGTERM or --duration; then seal the session."""
+    from deskscribe.capture import open_leaf
+    from deskscribe.recorder import Recorder
+
+    pol = load_policy(policy)
+    cfg, dd = open_datadir(data_dir)
+    leaf = open_leaf(display_name=_display_name(display), policy=pol)  # captures nothing yet
+    version = notice_version(pol)
+    if ledger(cfg.data_dir).state().accepted_version != version:
+        raise UserError(f"the notice for this policy ({version}) is not acknowledged, so nothing is"
+                        f" recorded; read it with `deskscribe consent show --policy {policy}` and accept"
+                        f" with `deskscribe consent accept --policy {policy}`")
+    pointer = leaf.pointer_settings()
+    meta = SessionMeta(
+        session_id=dd.new_session_id(), contributor_id=dd.contributor_id,
+        started_wall_ns=time.time_ns(), os=os_description(),
+        monitors=tuple(Monitor(*m) for m in leaf.monitors()),
+        double_click_ms=pointer.double_click_ms, double_click_px=pointer.double_click_px,
+        policy_version=pol.version, recorder_version=__version__, notice_version=version,
+        extra={"double_click_source": pointer.source, "timing_precision_ms": pol.timing_precision_ms})
+    handlers: list[Recorder] = []  # the control socket exists before the session does
+    control = ControlServer(path=socket_path(dd.root),
+                            handle=control_handler(lambda: handlers[0], meta.session_id))
+    scanner, redactor = _redaction(pol)  # loaded before capture, so no event waits for it
+    dd.enforce_budget(cfg.storage_budget_bytes)
+    writer = dd.create(meta)
+    password_focus = _password_focus()
+    recorder = Recorder(leaf=leaf, writer=writer, policy=pol, scanner=scanner, redactor=redactor,
+                        hotkey=_hotkey(cfg.pause_hotkey), password_focus=password_focus.since)
+    handlers.append(recorder)
+    recorder.set_frames_paused(dd.free_bytes() < cfg.min_free_bytes)  # decided before any frame
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+    recorder.start()
+    control.start()
+    tray = _tray(display, recorder, stop)
+    typer.echo(f"recording session {meta.session_id} (designated: {', '.join(pol.designated_apps)});"
+               f" Ctrl+C stops{', ' + cfg.pause_hotkey + ' pauses' if cfg.pause_hotkey else ''}", err=True)
+    try:
+        run_until_stopped(recorder, writer, dd, stop, duration=duration, session_id=meta.session_id,
+                          budget_bytes=cfg.storage_budget_bytes, min_free_bytes=cfg.min_free_bytes,
+                          indicator=tray)
+    finally:
+        control.stop()
+        if tray is not None:
+            tray.stop()
+    recorder.stop()
+    password_focus.stop()
+    writer.close(seal=True)
+    if recorder.failure:
+        raise UserError(f"recording stopped early: {recorder.failure}; session {meta.session_id}"
+                        " was sealed with everything captured until then")
+    s = recorder.stats
+    typer.echo(f"sealed session {meta.session_id}: {writer.events_written} events, "
+               f"{writer.frames_written} frames, {writer.bytes_written} bytes, "
+               f"{s.inputs_excluded} inputs outside designated apps not recorded, "
+               f"{s.dropped + writer.dropped} dropped")
+
+
+def _tray(display: str | None, recorder: Recorder, stop: threading.Event) -> TrayIndicator | None:
+    """A tray icon where the desktop has a tray; otherwise the status line is the indicator."""
+    from deskscribe.indicator import TrayIndicator, tray_available
+
+    name = _display_name(display)
+    if not tray_available(name):
+        return None
+    os.environ["DISPLAY"] = name  # pystray opens the display named there
+    tray = TrayIndicator(on_pause=recorder.pause, on_resume=recorder.resume, on_stop=stop.set)
+    tray.start()
+    return tray
+
+
+class _NoAccessibility:
+    def since(self, mono_ns: int) -> bool:
+        return False
+
+    def stop(self) -> None:
+        pass
+
+
+def _password_focus() -> PasswordFocus | _NoAccessibility:
+    """Password fields known from the accessibility bus where the desktop has one; policy
+    titles and terminal prompts are recognised either way."""
+    from deskscribe.capture.atspi import AccessibilityUnavailable, PasswordFocus
+
+    address = os.environ.get("DBUS_SESSION_BUS_ADDRESS")
+    if not address:
+        typer.echo("note: no D-Bus session, so password fields are recognised from window titles"
+                   " and terminal prompts only", err=True)
+        return _NoAccessibility()
+    watcher = PasswordFocus(session_bus=address)
+    try:
+        watcher.start()
+    except AccessibilityUnavailable as exc:
+        typer.echo(f"note: {exc}; password fields are recognised from window titles and terminal"
+                   " prompts only", err=True)
+        return _NoAccessibility()
+    return watcher
+
+
+def _hotkey(spec: str) -> Hotkey | None:
+    from deskscribe.capture.hotkey import Hotkey
+
+    if not spec:
+        return None
+    try:
+        return Hotkey.parse(spec)
+    except ValueError as exc:
+        raise UserError(f"{config_path()}: pause_hotkey: {exc}") from None
+
+
+def _redaction(pol: Policy) -> tuple[TextScanner, Redactor]:
+    from deskscribe.redact.frames import FrameRedactor
+    from deskscribe.redact.ocr import OcrUnavailable, TesseractOcr
+    from deskscribe.redact.stage import NoFrames
+    from deskscribe.redact.text import TextScanner
+
+    scanner = TextScanner(deny_list=pol.deny_list)
+    if not pol.frames:
+        return scanner, NoFrames()
+    try:
+        return scanner, FrameRedactor(ocr=TesseractOcr(), scanner=scanner)
+    except OcrUnavailable as exc:
+        raise UserError(str(exc)) from None
+
+
+def _display_name(flag: str | None) -> str:
+    name = flag or os.environ.get("DISPLAY")
+    if not name and os.environ.get("WAYLAND_DISPLAY"):
+        raise CaptureUnavailable("this is a Wayland session without X11; deskscribe records X11"
+                                 " sessions only (log in with an X11/Xorg session)")
+    if not name:
+        raise CaptureUnavailable("no display: DISPLAY is not set; run inside an X11 session,"
+                                 " pass --display, or try `deskscribe demo` for a virtual one")
+    return name
+
+
+
+def pause(
+    minutes: Annotated[float | None, typer.Option("--for", help="Resume by itself after N minutes.")] = None,
+    data_dir: DataDirOpt = None,
+) -> None:
+    """Pause the running recorder: nothing is captured until `deskscribe resume`."""
+    if minutes is not None and minutes <= 0:
+        raise UserError("--for takes a positive number of minutes")
+    cfg = load_config(data_dir)
+    request(socket_path(cfg.data_dir), {"cmd": "pause", "minutes": minutes})
+    typer.echo("paused" + (f" for {minutes:g} min" if minutes else "; `deskscribe resume` continues"))
+
+
+def resume(data_dir: DataDirOpt = None) -> None:
+    """Resume a paused recorder."""
+    cfg = load_config(data_dir)
+    request(socket_path(cfg.data_dir), {"cmd": "resume"})
+    typer.echo("recording resumed")
+
+
+@task_app.command("start")
+def task_start(
+    instruction: Annotated[str, typer.Argument(help="What the task is, as you would tell an agent.")],
+    data_dir: DataDirOpt = None,
+) -> None:
+    """Start a task: the steps until `task end` form one episode with this instruction."""
+    cfg = load_config(data_dir)
+    request(socket_path(cfg.data_dir), {"cmd": "task_start", "instruction": instruction})
+    typer.echo(f"task started: {instruction}")
+
+
+@task_app.command("end")
+def task_end(status: Annotated[str, typer.Option(help="success or fail")] = "success",
+             data_dir: DataDirOpt = None) -> None:
+    """End the current task with its outcome."""
+    cfg = load_config(data_dir)
+    request(socket_path(cfg.data_dir), {"cmd": "task_end", "status": status})
+    typer.echo(f"task ended: {status}")
+
