@@ -115,7 +115,7 @@ def main() -> None:
         steps = sum(len(e.steps) for e in episodes)
 
         c0 = time.process_time()
-        build_dataset(datadir=dd, session_ids=[sid], exporter=JsonlExporter(out=Path(tmp) / "out"),
+        build_dataset(open_session=dd.open, session_ids=[sid], exporter=JsonlExporter(out=Path(tmp) / "out"),
                       release=Release(key=secrets.token_bytes(32)), fmt="jsonl")
         export_cpu = time.process_time() - c0
 

@@ -29,7 +29,7 @@ from tests.collector.conftest import Postgres, Served
 from deskscribe.collector.store import CollectorStore, connect
 from deskscribe.datadir import DataDir
 from deskscribe.events import Monitor, SessionMeta
-from deskscribe.keys import FileKeyBackend
+from deskscribe.keys import FileKeyBackend, new_collector_key
 from deskscribe.upload import Uploader
 
 
@@ -49,7 +49,7 @@ def session_file(root: Path, hours: float) -> tuple[Path, int]:
 
 def ingest(url: str, tmp: Path, path: Path, uploads: int) -> float:
     """Wall seconds for ``uploads`` devices to each upload one copy of ``path``."""
-    store = CollectorStore(engine=connect(url), blobs=tmp / "blobs")
+    store = CollectorStore(engine=connect(url), blobs=tmp / "blobs", private_key=new_collector_key())
     served = Served(store).start()
     try:
         tokens = [store.enrol(store.create_enrol_code())[1] for _ in range(uploads)]

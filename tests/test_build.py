@@ -32,7 +32,7 @@ def test_contributors_never_span_splits_and_identities_stay_out(tmp_path: Path) 
     people = [f"person-{i}@example.org" for i in range(40)]
     sessions = [record(dd, p) for p in people for _ in range(2)]
     out = tmp_path / "out"
-    summary = build_dataset(datadir=dd, session_ids=sessions, exporter=JsonlExporter(out=out),
+    summary = build_dataset(open_session=dd.open, session_ids=sessions, exporter=JsonlExporter(out=out),
                             release=Release(key=b"a fixed key keeps the split draw stable"), fmt="jsonl")
     steps = [json.loads(line) for line in (out / "steps.jsonl").read_text().splitlines()]
     splits_of: dict[str, set[str]] = defaultdict(set)

@@ -60,6 +60,12 @@ class DataDir:
             self._key = key
         return Sealer(contributor_key=self._key, context=f"session/{session_id}")
 
+    def data_key(self) -> bytes:
+        """The contributor key itself, for wrapping it for the collector."""
+        self._sealer("key")
+        assert self._key is not None
+        return self._key
+
     def new_session_id(self) -> str:
         return secrets.token_hex(6)
 

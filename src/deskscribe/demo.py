@@ -109,7 +109,8 @@ def _build(datadir: DataDir, session_id: str, console: Console) -> None:
     from deskscribe.dataset.export import open_exporter
 
     out = datadir.root / "datasets" / f"demo-{session_id}"
-    summary = build_dataset(datadir=datadir, session_ids=[session_id], exporter=open_exporter("hf", out=out),
+    summary = build_dataset(open_session=datadir.open, session_ids=[session_id],
+                            exporter=open_exporter("hf", out=out),
                             release=Release(key=secrets.token_bytes(32)), fmt="hf")
     kinds = ", ".join(f"{k} {v}" for k, v in sorted(summary.actions.items()))
     console.print(f"[bold]dataset[/]: {summary.episodes} episodes, {summary.steps} steps ({kinds}), "

@@ -156,3 +156,88 @@ class Sealer:
             raise DataKeyError(
                 f"cannot decrypt {slot}: wrong data key (erased or from another contributor)"
                 " or damaged data") from None
+
+
+# -- envelope: the data key wrapped for the collector ---------------------------------------
+# An ECIES-style box (X25519 + HKDF + AES-GCM) from `cryptography`'s primitives: the recorder
+# wraps its data key for the collector's public key, so the collector can read uploads for
+# dataset builds while nobody who holds only the blobs can. Bound to the contributor id so a
+# wrapped key cannot be replayed as someone else's.
+
+PUBLIC_BYTES = 32
+
+
+def new_collector_key() -> bytes:
+    """A fresh X25519 private key, raw 32 bytes."""
+    from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
+    from cryptography.hazmat.primitives.serialization import Encoding, NoEncryption, PrivateFormat
+
+    return X25519PrivateKey.generate().private_bytes(Encoding.Raw, PrivateFormat.Raw, NoEncryption())
+
+
+def public_of(private: bytes) -> bytes:
+    from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
+    from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+
+    public = X25519PrivateKey.from_private_bytes(private).public_key()
+    return public.public_bytes(Encoding.Raw, PublicFormat.Raw)
+
+
+def _kek(shared: bytes, ephemeral: bytes, recipient: bytes, contributor: str) -> AESGCM:
+    return AESGCM(HKDF(algorithm=hashes.SHA256(), length=KEY_BYTES, salt=ephemeral + recipient,
+                       info=b"deskscribe/v1/wrap/" + contributor.encode()).derive(shared))
+
+
+def wrap_key(data_key: bytes, *, recipient: bytes, contributor: str) -> bytes:
+    from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey, X25519PublicKey
+    from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+
+    eph = X25519PrivateKey.generate()
+    eph_pub = eph.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw)
+    shared = eph.exchange(X25519PublicKey.from_public_bytes(recipient))
+    nonce = secrets.token_bytes(NONCE_BYTES)
+    sealed = _kek(shared, eph_pub, recipient, contributor).encrypt(nonce, data_key, contributor.encode())
+    return eph_pub + nonce + sealed
+
+
+def unwrap_key(wrapped: bytes, *, private: bytes, contributor: str) -> bytes:
+    from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey, X25519PublicKey
+
+    if len(wrapped) != PUBLIC_BYTES + NONCE_BYTES + KEY_BYTES + 16:
+        raise DataKeyError("a wrapped data key has the wrong length")
+    eph_pub, nonce, sealed = wrapped[:PUBLIC_BYTES], wrapped[PUBLIC_BYTES:44], wrapped[44:]
+    me = X25519PrivateKey.from_private_bytes(private)
+    shared = me.exchange(X25519PublicKey.from_public_bytes(eph_pub))
+    recipient = public_of(private)
+    try:
+        return _kek(shared, eph_pub, recipient, contributor).decrypt(nonce, sealed, contributor.encode())
+    except InvalidTag:
+        raise DataKeyError("the data key was not wrapped for this collector and contributor") from None
+
+
+class MemoryKeyBackend:
+    """A key held only in memory: the collector's unwrapped copy during a build."""
+
+    name = "memory"
+
+    def __init__(self, *, key: bytes | None) -> None:
+        self._key = key
+
+    def load(self) -> bytes | None:
+        return self._key
+
+    def save(self, key: bytes) -> None:
+        self._key = key
+
+    def delete(self) -> None:
+        self._key = None
+
+
+def load_or_create_private(path: Path) -> bytes:
+    """The collector's private key file (0600); created on first use."""
+    backend = FileKeyBackend(path=path)
+    key = backend.load()
+    if key is None:
+        key = new_collector_key()
+        backend.save(key)
+    return key

@@ -13,6 +13,7 @@ import textwrap
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 
 from deskscribe.policy import Policy
@@ -36,6 +37,10 @@ def render_notice(policy: Policy) -> str:
         ' and password managers (only "<PASSWORD>" remains); card numbers, e-mail addresses,'
         " phone numbers, IBANs, US social security numbers, IP addresses, access keys and"
         f" tokens{deny} in typed text, window titles and screenshots ({replacement}).", 92)
+    r = policy.retention
+    review = ("you review sessions before any upload." if policy.auto_approve_hours is None else
+              "you review sessions before upload; one you have not\nreviewed within"
+              f" {policy.auto_approve_hours:g} hours is approved and uploaded automatically.")
     return f"""deskscribe recording notice
 
 What is recorded, only while one of these applications is in front:
@@ -49,7 +54,8 @@ screen is locked) is not recorded: only the length of the gap is noted.
 {removed}
 
 Time precision leaving this computer: {policy.timing_precision_ms} ms.
-Where it is kept: encrypted on this computer; you review sessions before any upload.
+Where it is kept: encrypted on this computer; {review}
+On the collector: sessions for {r.sessions_days} days, datasets built from them for {r.datasets_days} days.
 Who can access it: the data stewards named by your organisation, to build training data for
 software agents. It is never used to evaluate you: no productivity, speed, idle or ranking
 measure is made of any person.
@@ -98,6 +104,19 @@ class Ledger:
             elif e.get("event") == "withdraw":
                 accepted, withdrawn = None, True
         return ConsentState(accepted, withdrawn)
+
+    def for_collector(self) -> list[dict[str, object]]:
+        """The entries as the collector records them (time in ns since the epoch)."""
+        out: list[dict[str, object]] = []
+        for i, e in enumerate(self.entries()):  # the index keeps the order within one second
+            try:
+                at = datetime.strptime(str(e.get("time")), "%Y-%m-%dT%H:%M:%S%z")
+            except ValueError:
+                continue
+            if e.get("event") in ("accept", "withdraw"):
+                out.append({"at_ns": int(at.timestamp()) * 10**9 + i, "action": e["event"],
+                            "notice_version": e.get("notice_version")})
+        return out
 
     def append(self, event: str, version: str | None) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)

@@ -10,7 +10,7 @@ import fnmatch
 import hashlib
 import tomllib
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +30,30 @@ class PolicyError(ValueError):
 
 
 @dataclass(frozen=True, slots=True)
+class Retention:
+    """Days the collector keeps each stage; the server deletes what is older."""
+
+    incomplete_days: int = 7
+    sessions_days: int = 90
+    datasets_days: int = 365
+
+
+REGION_REQUIREMENTS = ("dpia", "works_agreement")
+# Settings a region may set differently from the rest of the organisation.
+REGION_OVERRIDES = ("designated_apps", "excluded_titles", "screenshot_interval_s", "frames",
+                    "timing_precision_ms", "deny_list", "synthetic_values")
+
+
+@dataclass(frozen=True, slots=True)
+class Region:
+    """Rules for contributors enrolled in one region: what must be on record before anyone
+    there is recorded, and the settings that differ there."""
+
+    requires: tuple[str, ...] = ()
+    overrides: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
 class Policy:
     version: str
     designated_apps: tuple[str, ...]
@@ -42,6 +66,9 @@ class Policy:
     secure_commands: tuple[str, ...] = SECURE_COMMANDS
     deny_list: tuple[str, ...] = ()
     synthetic_values: bool = False
+    retention: Retention = field(default_factory=lambda: Retention())
+    auto_approve_hours: float | None = None
+    regions: Mapping[str, Region] = field(default_factory=dict)
 
     def is_designated(self, app: str | None, title: str | None) -> bool:
         """True only for a known app matching a designated glob and no excluded title."""
@@ -101,7 +128,60 @@ def parse_policy(raw: Mapping[str, Any], *, source: str = "policy") -> Policy:
         secure_commands=SECURE_COMMANDS + _strings(raw, "secure_commands", source),
         deny_list=_strings(raw, "deny_list", source),
         synthetic_values=synthetic,
+        retention=_retention(raw.get("retention", {}), source),
+        auto_approve_hours=_auto_approve(raw.get("auto_approve_hours"), source),
+        regions=_regions(raw.get("regions", {}), source),
     )
+
+
+def _retention(raw: Any, source: str) -> Retention:
+    if not isinstance(raw, dict) or set(raw) - {"incomplete_days", "sessions_days", "datasets_days"}:
+        raise PolicyError(f"{source}: [retention] takes incomplete_days, sessions_days and datasets_days")
+    for k, v in raw.items():
+        if not isinstance(v, int) or isinstance(v, bool) or v < 1:
+            raise PolicyError(f"{source}: retention.{k} must be a whole number of days, at least 1")
+    return Retention(**raw)
+
+
+def _auto_approve(value: Any, source: str) -> float | None:
+    if value is None:
+        return None
+    if not isinstance(value, int | float) or isinstance(value, bool) or value <= 0:
+        raise PolicyError(f"{source}: auto_approve_hours must be a positive number of hours")
+    return float(value)
+
+
+def _regions(raw: Any, source: str) -> dict[str, Region]:
+    if not isinstance(raw, dict):
+        raise PolicyError(f"{source}: [regions.NAME] tables hold per-region rules")
+    out: dict[str, Region] = {}
+    for name, rule in raw.items():
+        if not isinstance(rule, dict):
+            raise PolicyError(f"{source}: regions.{name} must be a table")
+        requires = _strings(rule, "requires", f"{source}: regions.{name}")
+        unknown = set(requires) - set(REGION_REQUIREMENTS) or set(rule) - {"requires", *REGION_OVERRIDES}
+        if unknown:
+            raise PolicyError(f"{source}: regions.{name}: unknown {', '.join(sorted(unknown))}; requires"
+                              f" takes {' and '.join(REGION_REQUIREMENTS)}, overrides are"
+                              f" {', '.join(REGION_OVERRIDES)}")
+        out[name] = Region(requires=requires, overrides={k: v for k, v in rule.items() if k != "requires"})
+    return out
+
+
+def for_region(raw: Mapping[str, Any], region: str | None) -> dict[str, Any]:
+    """The policy document as it applies in ``region``: its overrides on top, regions removed."""
+    base = {k: v for k, v in raw.items() if k != "regions"}
+    rule = raw.get("regions", {}).get(region) if region else None
+    if not rule:
+        return base
+    version = str(raw.get("version") or parse_policy(raw).version)
+    return {**base, **{k: v for k, v in rule.items() if k != "requires"}, "version": f"{version}@{region}"}
+
+
+def missing_approvals(policy: Policy, region: str | None, recorded: set[str]) -> list[str]:
+    """What the region needs on record before anyone there may be recorded."""
+    rule = policy.regions.get(region or "")
+    return [] if rule is None else [r for r in rule.requires if r not in recorded]
 
 
 def load_policy(path: Path) -> Policy:

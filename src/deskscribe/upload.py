@@ -8,6 +8,7 @@ reported, never retried.
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import json
 import os
@@ -53,6 +54,15 @@ class Uploader:
             progress(idx + 1, len(parts))
         self._request("POST", f"/v1/sessions/{session_id}/complete", json={"chunks": len(parts)})
         return sent
+
+    def deposit_key(self, wrapped: bytes) -> None:
+        """Give the collector the data key wrapped for its public key (envelope encryption)."""
+        self._request("PUT", "/v1/me/key", json={"wrapped": base64.b64encode(wrapped).decode()})
+
+    def report_consent(self, entries: list[dict[str, object]]) -> bool:
+        """Send the consent ledger (the server ignores repeats); True when it records an objection."""
+        r = self._request("POST", "/v1/me/consent", json={"entries": entries})
+        return r is not None and bool(r.json()["objecting"])
 
     def _have(self, session_id: str) -> list[int]:
         r = self._request("GET", f"/v1/sessions/{session_id}/chunks", missing_ok=True)
@@ -130,6 +140,18 @@ class Outbox:
         for part in state.values():
             part.pop(session_id, None)
         self._write(state)
+
+    def auto_approve(self, sealed_at: dict[str, float], hours: float) -> list[str]:
+        """Approve sessions sealed more than ``hours`` ago that are not approved yet (the
+        policy's auto-approval, announced in the notice); returns them."""
+        state = self._read()
+        due = [s for s, at in sorted(sealed_at.items(), key=lambda kv: kv[1])
+               if s not in state["approved"] and self._clock() - at >= hours * 3600]
+        for s in due:
+            state["approved"][s] = self._clock()
+        if due:
+            self._write(state)
+        return due
 
     def approved(self) -> set[str]:
         return set(self._read()["approved"])

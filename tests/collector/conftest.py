@@ -25,6 +25,7 @@ import uvicorn
 
 from deskscribe.collector.app import create_app
 from deskscribe.collector.store import CollectorStore, connect
+from deskscribe.keys import new_collector_key
 
 
 def _free_port() -> int:
@@ -82,7 +83,7 @@ def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[CollectorS
     else:
         url = request.getfixturevalue("postgres").new_database()
     engine = connect(url)
-    yield CollectorStore(engine=engine, blobs=tmp_path / "blobs")
+    yield CollectorStore(engine=engine, blobs=tmp_path / "blobs", private_key=new_collector_key())
     engine.dispose()
 
 

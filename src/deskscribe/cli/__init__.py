@@ -34,6 +34,7 @@ app.add_typer(sessions.sessions_app, name="sessions", rich_help_panel="Sessions 
 app.add_typer(consent.consent_app, name="consent", rich_help_panel="Recording")
 app.command(rich_help_panel="Sessions and datasets")(dataset.build)
 app.command(rich_help_panel="Sessions and datasets")(dataset.replay)
+app.add_typer(dataset.datasets_app, name="datasets", rich_help_panel="Collector")
 
 
 @app.command()

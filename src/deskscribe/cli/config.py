@@ -7,17 +7,13 @@ import os
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import Annotated, Any
 
 import typer
 
 from deskscribe.datadir import DataDir
 from deskscribe.keys import FileKeyBackend, KeyBackend, KeyringBackend, os_keyring_available
 from deskscribe.notice import LEDGER_NAME, Ledger
-
-if TYPE_CHECKING:
-    pass
-
 
 DEFAULT_BUDGET_MB = 2048
 DEFAULT_MIN_FREE_MB = 500
@@ -37,6 +33,7 @@ class Config:
     storage_budget_bytes: int
     min_free_bytes: int
     pause_hotkey: str = DEFAULT_HOTKEY
+    policy_refresh_s: float = 900.0
 
 
 def config_path() -> Path:
@@ -63,7 +60,15 @@ def load_config(data_dir: Path | None) -> Config:
         storage_budget_bytes=int(rec.get("storage_budget_mb", DEFAULT_BUDGET_MB)) * 1024 * 1024,
         min_free_bytes=int(rec.get("min_free_mb", DEFAULT_MIN_FREE_MB)) * 1024 * 1024,
         pause_hotkey=str(rec.get("pause_hotkey", DEFAULT_HOTKEY)),
+        policy_refresh_s=60 * _positive(rec, "policy_refresh_minutes", 15, path),
     )
+
+
+def _positive(raw: dict[str, Any], name: str, default: float, path: Path) -> float:
+    value = raw.get(name, default)
+    if not isinstance(value, int | float) or isinstance(value, bool) or value <= 0:
+        raise UserError(f"{path}: {name} must be a positive number")
+    return float(value)
 
 
 def key_backend(cfg: Config, contributor_id: str) -> KeyBackend:
@@ -80,7 +85,9 @@ def open_datadir(data_dir: Path | None) -> tuple[Config, DataDir]:
     return cfg, DataDir(root=cfg.data_dir, key_backend=key_backend(cfg, cid))
 
 
-PolicyOpt = Annotated[Path, typer.Option("--policy", help="Policy TOML naming the designated apps.")]
+PolicyOpt = Annotated[Path | None, typer.Option(
+    "--policy", help="Policy TOML naming the designated apps (default: the policy of the collector you"
+                     " enrolled with).")]
 DataDirOpt = Annotated[Path | None, typer.Option("--data-dir", help="Where sessions are stored "
                                                   "(default: ~/.local/share/deskscribe).")]
 

@@ -3,17 +3,15 @@
 from __future__ import annotations
 
 import sys
-from typing import TYPE_CHECKING, Annotated
+from typing import Annotated
 
 import typer
 
+from deskscribe.cli import policy_source
+from deskscribe.cli.config import DataDirOpt, PolicyOpt, UserError, ledger, load_config
+from deskscribe.cli.contributor import report_consent
 from deskscribe.control import ControlError, request, socket_path
 from deskscribe.notice import notice_version, render_notice
-from deskscribe.policy import load_policy
-
-if TYPE_CHECKING:
-    pass
-from deskscribe.cli.config import DataDirOpt, PolicyOpt, UserError, ledger, load_config
 
 consent_app = typer.Typer(help="Read, acknowledge or withdraw from the recording notice.",
                           no_args_is_help=True)
@@ -22,8 +20,9 @@ consent_app = typer.Typer(help="Read, acknowledge or withdraw from the recording
 @consent_app.command("show")
 def consent_show(policy: PolicyOpt, data_dir: DataDirOpt = None) -> None:
     """Print the notice for this policy and whether you have acknowledged it."""
-    pol = load_policy(policy)
-    state = ledger(load_config(data_dir).data_dir).state()
+    root = load_config(data_dir).data_dir
+    pol = policy_source.resolve(policy, root)
+    state = ledger(root).state()
     version = notice_version(pol)
     typer.echo(render_notice(pol))
     status = ("acknowledged" if state.accepted_version == version else
@@ -36,7 +35,8 @@ def consent_accept(policy: PolicyOpt, data_dir: DataDirOpt = None,
                    yes: Annotated[bool, typer.Option("--yes", help="Accept without asking.")] = False
                    ) -> None:
     """Acknowledge the notice for this policy; recording needs it."""
-    pol = load_policy(policy)
+    root = load_config(data_dir).data_dir
+    pol = policy_source.resolve(policy, root)
     typer.echo(render_notice(pol))
     if not yes:
         if not sys.stdin.isatty():
@@ -44,8 +44,8 @@ def consent_accept(policy: PolicyOpt, data_dir: DataDirOpt = None,
         if not typer.confirm("Do you acknowledge this notice?"):
             raise UserError("not acknowledged; nothing will be recorded")
     version = notice_version(pol)
-    ledger(load_config(data_dir).data_dir).append("accept", version)
-    typer.echo(f"acknowledged notice {version}")
+    ledger(root).append("accept", version)
+    typer.echo(f"acknowledged notice {version}" + report_consent(root))
 
 
 @consent_app.command("withdraw")
@@ -55,7 +55,8 @@ def consent_withdraw(data_dir: DataDirOpt = None) -> None:
     ledger(cfg.data_dir).append("withdraw", None)
     try:
         request(socket_path(cfg.data_dir), {"cmd": "withdraw"})
-        typer.echo("withdrawn; the running recorder stopped")
+        said = "withdrawn; the running recorder stopped"
     except ControlError:
-        typer.echo("withdrawn; no recorder was running")
+        said = "withdrawn; no recorder was running"
+    typer.echo(said + report_consent(cfg.data_dir))
 

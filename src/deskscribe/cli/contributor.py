@@ -6,11 +6,14 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from deskscribe.cli.config import DataDirOpt
+
+if TYPE_CHECKING:
+    from deskscribe.datadir import DataDir
 
 CREDENTIAL = "collector.json"
 
@@ -44,12 +47,16 @@ def upload(sessions: Annotated[list[str] | None, typer.Argument(
            max_kib_s: Annotated[float | None, typer.Option(help="Bandwidth cap in KiB/s.")] = None) -> None:
     """Upload the sessions you approved with `deskscribe review approve`; safe to repeat after a
     crash or network loss: what the collector holds is not sent again."""
-    from deskscribe.cli.config import UserError, open_datadir
+    from deskscribe.cli.config import UserError, ledger, open_datadir
     from deskscribe.upload import Outbox, Uploader, UploadError
 
     cfg, dd = open_datadir(data_dir)
+    if ledger(cfg.data_dir).state().withdrawn:
+        raise UserError("you withdrew consent, so nothing is uploaded; `deskscribe consent accept`"
+                        " takes part again")
     box = Outbox(path=cfg.data_dir / "outbox.json")
     try:
+        _auto_approve(box, dd, cfg.data_dir)
         approved = box.approved()
         todo = list(sessions) if sessions else box.pending()
     except UploadError as exc:
@@ -64,8 +71,14 @@ def upload(sessions: Annotated[list[str] | None, typer.Argument(
     if not todo:
         typer.echo("nothing to upload: no approved session is waiting")
         return
-    with _client(data_dir) as client:
-        up = Uploader(client=client, max_bytes_per_s=max_kib_s * 1024 if max_kib_s else None)
+    with open_client(data_dir) as http:
+        up = Uploader(client=http, max_bytes_per_s=max_kib_s * 1024 if max_kib_s else None)
+        try:
+            if up.report_consent(ledger(cfg.data_dir).for_collector()):
+                raise UserError("the collector records that you withdrew consent; nothing is uploaded")
+            _deposit_key(up, dd, cfg.data_dir)
+        except UploadError as exc:
+            raise UserError(str(exc)) from None
         for sid in todo:
             try:
                 sent = up.upload(sid, dd.path_of(sid))
@@ -75,11 +88,50 @@ def upload(sessions: Annotated[list[str] | None, typer.Argument(
             typer.echo(f"uploaded session {sid} ({sent} new chunks)")
 
 
+def _auto_approve(box: Any, dd: DataDir, root: Path) -> None:
+    """The policy may approve what the contributor left unreviewed for N hours (the notice says so)."""
+    from deskscribe.cli.policy_source import cached
+    from deskscribe.policy import PolicyError, parse_policy
+
+    answer = cached(root)
+    try:
+        hours = parse_policy(answer["policy"]).auto_approve_hours if answer else None
+    except PolicyError:
+        hours = None
+    if hours is None:
+        return
+    sealed_at = {i.session_id: (i.started_wall_ns or 0) / 1e9 + i.duration_s for i in dd.sessions()
+                 if i.sealed and not i.error}
+    for sid in box.auto_approve(sealed_at, hours):
+        typer.echo(f"approved {sid} automatically: not reviewed within {hours:g} hours (see the notice)")
+
+
+def _deposit_key(up: Any, dd: DataDir, root: Path) -> None:
+    """Once per enrolment: the data key, wrapped for the collector's public key."""
+    import base64
+
+    from deskscribe.keys import wrap_key
+
+    path = root / CREDENTIAL
+    cred = json.loads(path.read_text())
+    if cred.get("key_deposited"):
+        return
+    wrapped = wrap_key(dd.data_key(), recipient=base64.b64decode(cred["collector_key"]),
+                       contributor=cred["contributor_id"])
+    up.deposit_key(wrapped)
+    cred["key_deposited"] = True
+    tmp = path.with_suffix(".tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as fh:
+        json.dump(cred, fh)
+    os.replace(tmp, path)
+
+
 me_app = typer.Typer(help="Your rights: what the collector holds about you, and erasure.",
                      no_args_is_help=True)
 
 
-def _client(data_dir: Path | None):  # type: ignore[no-untyped-def]
+def open_client(data_dir: Path | None):  # type: ignore[no-untyped-def]
     import httpx
 
     from deskscribe.cli.config import UserError, load_config
@@ -92,7 +144,7 @@ def _client(data_dir: Path | None):  # type: ignore[no-untyped-def]
                         timeout=60)
 
 
-def _call(client, method: str, url: str):  # type: ignore[no-untyped-def]
+def call(client, method: str, url: str):  # type: ignore[no-untyped-def]
     import httpx
 
     from deskscribe.cli.config import UserError
@@ -115,13 +167,13 @@ def me_export(out: Annotated[Path, typer.Option("--out", help="Directory for eve
     if out.exists() and any(out.iterdir()):
         raise UserError(f"{out} is not empty; choose a new directory")
     (out / "sessions").mkdir(parents=True, exist_ok=True)
-    with _client(data_dir) as c:
-        held = _call(c, "GET", "/v1/me/sessions").json()
+    with open_client(data_dir) as c:
+        held = call(c, "GET", "/v1/me/sessions").json()
         for sess in held["sessions"]:
-            idxs = _call(c, "GET", f"/v1/sessions/{sess['id']}/chunks").json()["chunks"]
+            idxs = call(c, "GET", f"/v1/sessions/{sess['id']}/chunks").json()["chunks"]
             with open(out / "sessions" / f"{sess['id']}.db", "wb") as fh:
                 for i in idxs:
-                    fh.write(_call(c, "GET", f"/v1/sessions/{sess['id']}/chunks/{i}").content)
+                    fh.write(call(c, "GET", f"/v1/sessions/{sess['id']}/chunks/{i}").content)
     (out / "manifest.json").write_text(json.dumps(held, indent=2))
     typer.echo(f"exported {len(held['sessions'])} sessions to {out} (encrypted with your key;"
                " `deskscribe sessions dump` reads them)")
@@ -144,8 +196,8 @@ def me_delete(yes: Annotated[bool, typer.Option("--yes", help="Do not ask.")] = 
         raise typer.Exit(1)
     enrolled = (cfg.data_dir / CREDENTIAL).exists()
     if enrolled:
-        with _client(data_dir) as c:
-            erased = _call(c, "DELETE", "/v1/me").json()["erased_sessions"]
+        with open_client(data_dir) as c:
+            erased = call(c, "DELETE", "/v1/me").json()["erased_sessions"]
         typer.echo(f"the collector erased {erased} sessions")
     for info in dd.sessions():
         dd.delete(info.session_id)
@@ -154,3 +206,20 @@ def me_delete(yes: Annotated[bool, typer.Option("--yes", help="Do not ask.")] = 
     typer.echo("your sessions and your data key on this device are deleted")
 
 
+
+
+def report_consent(root: Path) -> str:
+    """Send the consent ledger to the collector, if enrolled; what to tell the contributor."""
+    import httpx
+
+    from deskscribe.cli.config import ledger
+    from deskscribe.upload import Uploader, UploadError
+
+    if not (root / CREDENTIAL).exists():
+        return ""
+    try:
+        with open_client(root) as http:
+            Uploader(client=http, sleep=lambda _: None).report_consent(ledger(root).for_collector())
+    except (UploadError, httpx.HTTPError):
+        return "; the collector could not be told now, the next upload tells it"
+    return "; the collector was told"

@@ -3,15 +3,12 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import Annotated
 
 import typer
 
-from deskscribe.vdisplay import VirtualDisplayError
-
-if TYPE_CHECKING:
-    pass
 from deskscribe.cli.config import DataDirOpt, UserError, open_datadir
+from deskscribe.vdisplay import VirtualDisplayError
 
 
 def build(
@@ -43,7 +40,7 @@ def build(
     release = Release(key=_release_key(release_key), precision_ms=precision_ms)
     with Progress(transient=True) as bar:
         task = bar.add_task("building", total=len(ids))
-        summary = build_dataset(datadir=dd, session_ids=ids, exporter=open_exporter(fmt, out=out),
+        summary = build_dataset(open_session=dd.open, session_ids=ids, exporter=open_exporter(fmt, out=out),
                                 release=release, fmt=fmt, progress=lambda _: bar.advance(task))
     kinds = ", ".join(f"{k} {v}" for k, v in sorted(summary.actions.items()))
     typer.echo(f"built {fmt} dataset in {out}: {summary.episodes} episodes, {summary.steps} steps"
@@ -88,3 +85,47 @@ def _release_key(path: Path | None) -> bytes:
     path.chmod(0o600)
     return key
 
+
+
+datasets_app = typer.Typer(help="Datasets built on the collector (for the ML-engineer role).",
+                           no_args_is_help=True)
+
+
+@datasets_app.command("list")
+def datasets_list(data_dir: DataDirOpt = None) -> None:
+    """Datasets on the collector you are enrolled with, and their state."""
+    from deskscribe.cli.contributor import call, open_client
+
+    with open_client(data_dir) as c:
+        rows = call(c, "GET", "/v1/datasets").json()["datasets"]
+    if not rows:
+        typer.echo("no datasets on the collector yet")
+    for row in rows:
+        why = f"  ({row['stale_reason']})" if row["stale_reason"] else ""
+        typer.echo(f"{row['id']}  {row['state']:8s} {row['fmt']:5s} {row['episodes']:6d} episodes"
+                   f" {row['steps']:7d} steps{why}")
+
+
+@datasets_app.command("pull")
+def datasets_pull(dataset_id: str,
+                  out: Annotated[Path, typer.Option("--out", help="New directory for the dataset.")],
+                  data_dir: DataDirOpt = None) -> None:
+    """Download a ready dataset (every file read is in the collector's audit log)."""
+    from rich.progress import Progress
+
+    from deskscribe.cli.contributor import call, open_client
+
+    if out.exists() and any(out.iterdir()):
+        raise UserError(f"{out} is not empty; choose a new directory")
+    with open_client(data_dir) as c:
+        names = call(c, "GET", f"/v1/datasets/{dataset_id}/files").json()["files"]
+        with Progress(transient=True) as bar:
+            task = bar.add_task("downloading", total=len(names))
+            for name in names:
+                target = (out / name).resolve()
+                if out.resolve() not in target.parents:
+                    raise UserError(f"the collector sent a file name outside {out}: {name}")
+                target.parent.mkdir(parents=True, exist_ok=True)
+                target.write_bytes(call(c, "GET", f"/v1/datasets/{dataset_id}/files/{name}").content)
+                bar.advance(task)
+    typer.echo(f"downloaded dataset {dataset_id} ({len(names)} files) to {out}")

@@ -13,42 +13,68 @@ import typer
 
 from deskscribe import __version__
 from deskscribe.capture.base import CaptureUnavailable
+from deskscribe.cli import policy_source
+from deskscribe.cli.config import (
+    Config,
+    DataDirOpt,
+    PolicyOpt,
+    UserError,
+    config_path,
+    ledger,
+    load_config,
+    open_datadir,
+)
 from deskscribe.control import ControlServer, request, socket_path
 from deskscribe.events import Monitor, SessionMeta, os_description
 from deskscribe.notice import notice_version
-from deskscribe.policy import Policy, load_policy
+from deskscribe.policy import Policy
 from deskscribe.recording import control_handler, run_until_stopped
 
 if TYPE_CHECKING:
     from deskscribe.capture.atspi import PasswordFocus
     from deskscribe.capture.hotkey import Hotkey
+    from deskscribe.datadir import DataDir
     from deskscribe.indicator import TrayIndicator
     from deskscribe.recorder import Recorder
     from deskscribe.redact.stage import Redactor
     from deskscribe.redact.text import TextScanner
-from deskscribe.cli.config import DataDirOpt, UserError, config_path, ledger, load_config, open_datadir
 
 task_app = typer.Typer(help="Mark where a task starts and ends while recording.", no_args_is_help=True)
 
 
 def record(
-    policy: Annotated[Path, typer.Option("--policy", help="Policy TOML naming the designated apps.")],
+    policy: PolicyOpt = None,
     data_dir: DataDirOpt = None,
     duration: Annotated[float | None, typer.Option(help="Stop after this many seconds.")] = None,
     display: Annotated[str | None, typer.Option(help="X display (default: $DISPLAY).")] = None,
 ) -> None:
-    """Record the designated apps until Ctrl+C, SIGTERM or --duration; then seal the session."""
+    """Record the designated apps until Ctrl+C, SIGTERM or --duration; then seal the session.
+    Under a collector's policy, a newly published policy seals the session and recording goes
+    on under the new one when its notice is acknowledged."""
+    cfg, dd = open_datadir(data_dir)
+    started = time.monotonic()
+    while True:
+        pol = policy_source.resolve(policy, cfg.data_dir)
+        left = None if duration is None else max(0.0, duration - (time.monotonic() - started))
+        if not _record_session(pol, policy, cfg, dd, left, display):
+            return
+        typer.echo("the collector published a new policy; the session is sealed and recording goes on"
+                   " under the new one", err=True)
+
+
+def _record_session(pol: Policy, policy: Path | None, cfg: Config, dd: DataDir, duration: float | None,
+                    display: str | None) -> bool:
+    """One session under one policy; True when it ended because a new policy was published."""
     from deskscribe.capture import open_leaf
     from deskscribe.recorder import Recorder
 
-    pol = load_policy(policy)
-    cfg, dd = open_datadir(data_dir)
     leaf = open_leaf(display_name=_display_name(display), policy=pol)  # captures nothing yet
     version = notice_version(pol)
     if ledger(cfg.data_dir).state().accepted_version != version:
+        where = f" --policy {policy}" if policy else ""
         raise UserError(f"the notice for this policy ({version}) is not acknowledged, so nothing is"
-                        f" recorded; read it with `deskscribe consent show --policy {policy}` and accept"
-                        f" with `deskscribe consent accept --policy {policy}`")
+                        f" recorded; read it with `deskscribe consent show{where}` and accept"
+                        f" with `deskscribe consent accept{where}`")
     pointer = leaf.pointer_settings()
     meta = SessionMeta(
         session_id=dd.new_session_id(), contributor_id=dd.contributor_id,
@@ -71,8 +97,13 @@ def record(
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
+    watch = None if policy is not None else policy_source.PolicyWatch(
+        fetch=lambda: policy_source.fetch(cfg.data_dir), current=pol, every_s=cfg.policy_refresh_s,
+        on_change=stop.set)
     recorder.start()
     control.start()
+    if watch is not None:
+        watch.start()
     tray = _tray(display, recorder, stop)
     typer.echo(f"recording session {meta.session_id} (designated: {', '.join(pol.designated_apps)});"
                f" Ctrl+C stops{', ' + cfg.pause_hotkey + ' pauses' if cfg.pause_hotkey else ''}", err=True)
@@ -84,6 +115,8 @@ def record(
         control.stop()
         if tray is not None:
             tray.stop()
+        if watch is not None:
+            watch.stop()
     recorder.stop()
     password_focus.stop()
     writer.close(seal=True)
@@ -95,6 +128,7 @@ def record(
                f"{writer.frames_written} frames, {writer.bytes_written} bytes, "
                f"{s.inputs_excluded} inputs outside designated apps not recorded, "
                f"{s.dropped + writer.dropped} dropped")
+    return watch is not None and watch.changed
 
 
 def _tray(display: str | None, recorder: Recorder, stop: threading.Event) -> TrayIndicator | None:

@@ -6,15 +6,12 @@ import json
 import sys
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import Annotated
 
 import typer
 
-from deskscribe.control import ControlError, request, socket_path
-
-if TYPE_CHECKING:
-    pass
 from deskscribe.cli.config import DataDirOpt, UserError, open_datadir
+from deskscribe.control import ControlError, request, socket_path
 
 sessions_app = typer.Typer(help="Inspect and delete locally recorded sessions.", no_args_is_help=True)
 

@@ -1,7 +1,8 @@
 """Tables of the collector database, one definition for SQLite and PostgreSQL.
 
 Nothing here describes a person's activity: devices, enrolment codes, uploaded session
-chunks (encrypted as the recorder sealed them) and the audit log.
+chunks (encrypted as the recorder sealed them), wrapped data keys, consent records, policies,
+built datasets and the audit log.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from sqlalchemy import (
     BigInteger,
     Column,
     Integer,
+    LargeBinary,
     MetaData,
     PrimaryKeyConstraint,
     String,
@@ -25,6 +27,7 @@ enrol_codes = Table(
     Column("role", String(16), nullable=False),
     Column("created_ns", BigInteger, nullable=False),
     Column("used_ns", BigInteger),
+    Column("region", String(32)),
 )
 
 devices = Table(
@@ -35,6 +38,7 @@ devices = Table(
     Column("token_hash", String(64), nullable=False, unique=True),
     Column("created_ns", BigInteger, nullable=False),
     Column("revoked_ns", BigInteger),
+    Column("region", String(32)),
 )
 
 sessions = Table(
@@ -44,6 +48,7 @@ sessions = Table(
     Column("chunks", Integer),  # set when the upload is complete
     Column("bytes", BigInteger, nullable=False, default=0),
     Column("completed_ns", BigInteger),
+    Column("created_ns", BigInteger),  # when the first chunk arrived: incomplete uploads expire
 )
 
 chunks = Table(
@@ -65,4 +70,64 @@ audit = Table(
     Column("prev_hash", String(64), nullable=False),
     Column("hash", String(64), nullable=False),
     Column("detail", Text, nullable=False, default=""),
+)
+
+# The contributor's data key, wrapped for the collector's X25519 key (envelope encryption):
+# deleting this row (erasure) leaves every blob of theirs undecryptable.
+wrapped_keys = Table(
+    "wrapped_keys", metadata,
+    Column("contributor_id", String(32), primary_key=True),
+    Column("wrapped", LargeBinary, nullable=False),
+    Column("created_ns", BigInteger, nullable=False),
+)
+
+# The contributor's consent ledger as their recorder reports it (acknowledgements, objections).
+consent = Table(
+    "consent", metadata,
+    Column("contributor_id", String(32), nullable=False),
+    Column("at_ns", BigInteger, nullable=False),
+    Column("action", String(16), nullable=False),
+    Column("notice_version", String(64)),
+    PrimaryKeyConstraint("contributor_id", "at_ns", "action"),
+)
+
+policies = Table(
+    "policies", metadata,
+    Column("seq", Integer, primary_key=True, autoincrement=True),
+    Column("version", String(64), nullable=False, unique=True),
+    Column("body", Text, nullable=False),
+    Column("published_ns", BigInteger, nullable=False),
+)
+
+# Regions whose rules need a recorded DPIA / works agreement before anyone there is recorded.
+region_approvals = Table(
+    "region_approvals", metadata,
+    Column("region", String(32), primary_key=True),
+    Column("dpia_ref", String(200)),
+    Column("works_agreement_ref", String(200)),
+    Column("recorded_ns", BigInteger, nullable=False),
+)
+
+datasets = Table(
+    "datasets", metadata,
+    Column("id", String(32), primary_key=True),
+    Column("fmt", String(16), nullable=False),
+    Column("precision_ms", Integer, nullable=False),
+    Column("state", String(16), nullable=False),  # ready | stale | expired
+    Column("created_ns", BigInteger, nullable=False),
+    Column("contributors", Integer, nullable=False),
+    Column("sessions", Integer, nullable=False),
+    Column("episodes", Integer, nullable=False),
+    Column("steps", Integer, nullable=False),
+    Column("bytes", BigInteger, nullable=False),
+    Column("rebuild_of", String(32)),
+    Column("stale_reason", String(200)),
+)
+
+# Which contributors a dataset was built from: what erasure marks for rebuild.
+dataset_members = Table(
+    "dataset_members", metadata,
+    Column("dataset_id", String(32), nullable=False),
+    Column("contributor_id", String(32), nullable=False, index=True),
+    PrimaryKeyConstraint("dataset_id", "contributor_id"),
 )

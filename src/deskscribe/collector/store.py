@@ -15,12 +15,23 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection, Engine, create_engine, event, func, select, text
+from sqlalchemy import Connection, Engine, create_engine, event, func, select
 
-from deskscribe.collector.schema import audit, chunks, devices, enrol_codes, sessions
+from deskscribe.collector import audit_chain
+from deskscribe.collector.schema import (
+    audit,
+    chunks,
+    consent,
+    dataset_members,
+    datasets,
+    devices,
+    enrol_codes,
+    sessions,
+    wrapped_keys,
+)
+from deskscribe.keys import DataKeyError, public_of, unwrap_key
 
 ROLES = ("contributor", "steward", "ml_engineer", "auditor")
-GENESIS = "0" * 64
 MAX_CHUNK = 8 * 1024 * 1024
 
 
@@ -53,6 +64,7 @@ class Device:
     id: str
     contributor_id: str
     role: str
+    region: str | None = None
 
 
 def _digest(secret: str) -> str:
@@ -90,23 +102,31 @@ def migrate(engine: Engine) -> None:
 
 
 class CollectorStore:
-    def __init__(self, *, engine: Engine, blobs: Path, clock: Callable[[], int] = time.time_ns) -> None:
+    def __init__(self, *, engine: Engine, blobs: Path, private_key: bytes,
+                 clock: Callable[[], int] = time.time_ns) -> None:
         self.engine = engine
         self.blobs = blobs
+        self.datasets_dir = blobs / "_datasets"  # contributor directories are hex, never this
+        self._private = private_key
+        self.public_key = public_of(private_key)
         self._clock = clock
         migrate(engine)
         blobs.mkdir(parents=True, exist_ok=True)
 
     # -- enrolment -------------------------------------------------------------------------
 
-    def create_enrol_code(self, role: str = "contributor", *, actor: str = "steward") -> str:
+    def create_enrol_code(self, role: str = "contributor", *, actor: str = "steward",
+                          region: str | None = None) -> str:
+        """A one-time code; ``region`` places the device under that region's policy rules."""
         if role not in ROLES:
             raise Invalid(f"role must be one of {', '.join(ROLES)}")
+        if region is not None and not (0 < len(region) <= 32 and region.replace("-", "").isalnum()):
+            raise Invalid("a region is 1-32 letters, digits or '-', e.g. DE or eu-west")
         code = secrets.token_urlsafe(12)
         with self.engine.begin() as c:
-            c.execute(enrol_codes.insert().values(code_hash=_digest(code), role=role,
+            c.execute(enrol_codes.insert().values(code_hash=_digest(code), role=role, region=region,
                                                   created_ns=self._clock()))
-            self._audit(c, actor, "enrol_code", role)
+            self.audit(c, actor, "enrol_code", role)
         return code
 
     def enrol(self, code: str) -> tuple[Device, str]:
@@ -118,12 +138,13 @@ class CollectorStore:
                 raise Forbidden("enrolment code unknown or already used")
             c.execute(enrol_codes.update().where(enrol_codes.c.code_hash == row.code_hash)
                       .values(used_ns=self._clock()))
-            device = Device(secrets.token_hex(8), secrets.token_hex(8), row.role)
+            device = Device(secrets.token_hex(8), secrets.token_hex(8), row.role, row.region)
             token = secrets.token_urlsafe(32)
             c.execute(devices.insert().values(id=device.id, contributor_id=device.contributor_id,
-                                              role=device.role, token_hash=_digest(token),
+                                              role=device.role, region=device.region,
+                                              token_hash=_digest(token),
                                               created_ns=self._clock()))
-            self._audit(c, device.id, "enrol", device.role)
+            self.audit(c, device.id, "enrol", device.role)
         return device, token
 
     def authenticate(self, token: str) -> Device:
@@ -131,7 +152,7 @@ class CollectorStore:
             row = c.execute(select(devices).where(devices.c.token_hash == _digest(token))).first()
         if row is None or row.revoked_ns is not None:
             raise Unauthorised("unknown or revoked device credential")
-        return Device(row.id, row.contributor_id, row.role)
+        return Device(row.id, row.contributor_id, row.role, row.region)
 
     def revoke(self, device_id: str, *, actor: str = "steward") -> None:
         with self.engine.begin() as c:
@@ -139,7 +160,7 @@ class CollectorStore:
                              .values(revoked_ns=self._clock())).rowcount
             if not done:
                 raise NotFound(f"no device {device_id}")
-            self._audit(c, actor, "revoke", device_id)
+            self.audit(c, actor, "revoke", device_id)
 
     # -- uploads ---------------------------------------------------------------------------
 
@@ -152,6 +173,7 @@ class CollectorStore:
         if hashlib.sha256(data).hexdigest() != sha256.lower():
             raise Invalid("chunk does not match its SHA-256; nothing was stored")
         with self.engine.begin() as c:
+            self._consenting(c, device)
             owner = self._own_session(c, device, session_id, create=True)
             if owner.completed_ns is not None:
                 raise Conflict(f"session {session_id} is complete; it cannot change")
@@ -171,6 +193,7 @@ class CollectorStore:
     def complete(self, device: Device, session_id: str, count: int) -> None:
         self._contributor_only(device)
         with self.engine.begin() as c:
+            self._consenting(c, device)
             row = self._own_session(c, device, session_id, create=False)
             if row.completed_ns is not None:
                 if row.chunks != count:
@@ -182,7 +205,7 @@ class CollectorStore:
                 raise Conflict(f"session {session_id} has chunks {len(have)} of {count}; upload the rest")
             c.execute(sessions.update().where(sessions.c.id == session_id)
                       .values(chunks=count, completed_ns=self._clock()))
-            self._audit(c, device.id, "upload", session_id)
+            self.audit(c, device.id, "upload", session_id)
 
     def uploaded(self, device: Device, session_id: str) -> list[int]:
         """Chunk indexes already stored: where a resumed upload continues."""
@@ -208,34 +231,110 @@ class CollectorStore:
             if c.execute(select(chunks.c.idx).where((chunks.c.session_id == session_id)
                                                     & (chunks.c.idx == idx))).first() is None:
                 raise NotFound(f"session {session_id} has no chunk {idx}")
-            self._audit(c, device.id, "export", f"{session_id}/{idx}")
+            self.audit(c, device.id, "export", f"{session_id}/{idx}")
         return (self.blobs / device.contributor_id / session_id / f"{idx:06d}").read_bytes()
 
     def erase(self, device: Device) -> int:
-        """Erasure: every session, chunk, blob and device of the contributor goes; the audit
-        log keeps only that device ids erased something. Returns the sessions removed."""
+        """Erasure: the wrapped data key first (after that nothing of theirs decrypts, backups
+        included), then every session, chunk, blob, consent record and device; datasets built
+        from them turn stale and their files are deleted until rebuilt. The audit log keeps
+        only that a device id erased something. Returns the sessions removed."""
         self._contributor_only(device)
         who = device.contributor_id
         with self.engine.begin() as c:
+            c.execute(wrapped_keys.delete().where(wrapped_keys.c.contributor_id == who))
             ids = [r.id for r in c.execute(select(sessions.c.id).where(sessions.c.contributor_id == who))]
             if ids:
                 c.execute(chunks.delete().where(chunks.c.session_id.in_(ids)))
             c.execute(sessions.delete().where(sessions.c.contributor_id == who))
+            c.execute(consent.delete().where(consent.c.contributor_id == who))
             c.execute(devices.delete().where(devices.c.contributor_id == who))
-            self._audit(c, device.id, "erase", f"{len(ids)} sessions")
+            stale = [r.dataset_id for r in c.execute(select(dataset_members.c.dataset_id)
+                                                      .where(dataset_members.c.contributor_id == who))]
+            c.execute(dataset_members.delete().where(dataset_members.c.contributor_id == who))
+            if stale:
+                c.execute(datasets.update().where(datasets.c.id.in_(stale) & (datasets.c.state == "ready"))
+                          .values(state="stale", stale_reason="a contributor erased their data; rebuild it"))
+            self.audit(c, device.id, "erase", f"{len(ids)} sessions", f"{len(stale)} datasets stale")
         shutil.rmtree(self.blobs / who, ignore_errors=True)
+        for ds in stale:
+            shutil.rmtree(self.datasets_dir / ds, ignore_errors=True)
         return len(ids)
 
-    def create_code_for(self, device: Device, role: str) -> str:
+    # -- envelope keys and consent ---------------------------------------------------------
+
+    def deposit_key(self, device: Device, wrapped: bytes) -> None:
+        """Keep the contributor's data key wrapped for this collector; checked by unwrapping."""
+        self._contributor_only(device)
+        try:
+            unwrap_key(wrapped, private=self._private, contributor=device.contributor_id)
+        except DataKeyError as exc:
+            raise Invalid(f"{exc}; fetch the collector key from /v1/collector-key and wrap again") from None
+        with self.engine.begin() as c:
+            c.execute(wrapped_keys.delete().where(wrapped_keys.c.contributor_id == device.contributor_id))
+            c.execute(wrapped_keys.insert().values(contributor_id=device.contributor_id, wrapped=wrapped,
+                                                   created_ns=self._clock()))
+            self.audit(c, device.id, "key_deposit", device.contributor_id)
+
+    def keyed_contributors(self) -> set[str]:
+        with self.engine.connect() as c:
+            return {r.contributor_id for r in c.execute(select(wrapped_keys.c.contributor_id))}
+
+    def now(self) -> int:
+        return self._clock()
+
+    def data_key(self, contributor_id: str) -> bytes | None:
+        """The contributor's data key, unwrapped in memory for a build; None once erased."""
+        with self.engine.connect() as c:
+            row = c.execute(select(wrapped_keys.c.wrapped)
+                            .where(wrapped_keys.c.contributor_id == contributor_id)).first()
+        return None if row is None else unwrap_key(row.wrapped, private=self._private,
+                                                   contributor=contributor_id)
+
+    def record_consent(self, device: Device, entries: list[tuple[int, str, str | None]]) -> bool:
+        """Add the device's consent ledger entries (at_ns, accept|withdraw, notice version);
+        repeats are ignored. Returns whether the contributor now objects."""
+        self._contributor_only(device)
+        with self.engine.begin() as c:
+            mine = consent.c.contributor_id == device.contributor_id
+            held = c.execute(select(consent.c.at_ns, consent.c.action).where(mine))
+            have = {(r.at_ns, r.action) for r in held}
+            new = [e for e in dict.fromkeys(entries) if (e[0], e[1]) not in have]
+            for at_ns, action, version in new:
+                c.execute(consent.insert().values(contributor_id=device.contributor_id, at_ns=at_ns,
+                                                  action=action, notice_version=version))
+            if new:
+                self.audit(c, device.id, "consent", device.contributor_id,
+                           ",".join(sorted({a for _, a, _ in new})))
+            return self._objects(c, device.contributor_id)
+
+    def objecting(self) -> set[str]:
+        """Contributors whose latest consent record is a withdrawal."""
+        with self.engine.connect() as c:
+            rows = c.execute(select(consent).order_by(consent.c.at_ns)).all()
+        latest = {r.contributor_id: r.action for r in rows}
+        return {who for who, action in latest.items() if action == "withdraw"}
+
+    def _objects(self, c: Connection, contributor_id: str) -> bool:
+        last = c.execute(select(consent.c.action).where(consent.c.contributor_id == contributor_id)
+                         .order_by(consent.c.at_ns.desc()).limit(1)).first()
+        return last is not None and last.action == "withdraw"
+
+    def _consenting(self, c: Connection, device: Device) -> None:
+        if self._objects(c, device.contributor_id):
+            raise Forbidden("this contributor withdrew consent; nothing more is accepted until they"
+                            " acknowledge the notice again")
+
+    def create_code_for(self, device: Device, role: str, region: str | None = None) -> str:
         """Enrolment over HTTP: stewards only."""
         self._require(device, "steward")
-        return self.create_enrol_code(role, actor=device.id)
+        return self.create_enrol_code(role, actor=device.id, region=region)
 
     def audit_log(self, device: Device) -> list[dict[str, Any]]:
         """The whole chain, for auditors (read-only)."""
         self._require(device, "auditor")
         with self.engine.connect() as c:
-            return [_entry(r) for r in c.execute(select(audit).order_by(audit.c.seq))]
+            return [audit_chain.entry(r) for r in c.execute(select(audit).order_by(audit.c.seq))]
 
     def my_audit(self, device: Device) -> list[dict[str, Any]]:
         """Who read, exported or changed anything of this contributor's."""
@@ -246,7 +345,7 @@ class CollectorStore:
             devs = {r.id for r in c.execute(select(devices.c.id)
                                             .where(devices.c.contributor_id == device.contributor_id))}
             rows = c.execute(select(audit).order_by(audit.c.seq)).all()
-        return [_entry(r) for r in rows if r.actor in devs or r.subject.split("/")[0] in mine]
+        return [audit_chain.entry(r) for r in rows if r.actor in devs or r.subject.split("/")[0] in mine]
 
     @staticmethod
     def _require(device: Device, *roles: str) -> None:
@@ -261,31 +360,16 @@ class CollectorStore:
             done = c.execute(select(func.count()).select_from(sessions)
                              .where(sessions.c.completed_ns.is_not(None))).scalar()
             size = c.execute(select(func.coalesce(func.sum(chunks.c.size), 0))).scalar()
+            waiting = c.execute(select(func.count()).select_from(sessions)
+                                .where(sessions.c.completed_ns.is_(None))).scalar()
         return {"devices": int(devs or 0), "sessions_complete": int(done or 0),
-                "bytes_received": int(size or 0)}
-
-    # -- audit -----------------------------------------------------------------------------
+                "uploads_incomplete": int(waiting or 0), "bytes_received": int(size or 0)}
 
     def audit_verify(self) -> int | None:
-        """The first sequence number whose entry was altered, removed or reordered, or None."""
-        prev = GENESIS
-        with self.engine.connect() as c:
-            for r in c.execute(select(audit).order_by(audit.c.seq)):
-                expected = _chain(prev, r.at_ns, r.actor, r.action, r.subject, r.detail)
-                if r.prev_hash != prev or r.hash != expected:
-                    return int(r.seq)
-                prev = r.hash
-        return None
+        return audit_chain.verify(self.engine)
 
-    def _audit(self, c: Connection, actor: str, action: str, subject: str, detail: str = "") -> None:
-        if c.dialect.name == "postgresql":  # one chain: appends are serialised
-            c.execute(text("SELECT pg_advisory_xact_lock(7301)"))
-        last = c.execute(select(audit.c.hash).order_by(audit.c.seq.desc()).limit(1)).first()
-        prev = last.hash if last is not None else GENESIS
-        at = self._clock()
-        c.execute(audit.insert().values(at_ns=at, actor=actor, action=action, subject=subject,
-                                        detail=detail, prev_hash=prev,
-                                        hash=_chain(prev, at, actor, action, subject, detail)))
+    def audit(self, c: Connection, actor: str, action: str, subject: str, detail: str = "") -> None:
+        audit_chain.append(c, at_ns=self._clock(), actor=actor, action=action, subject=subject, detail=detail)
 
     # -- helpers ---------------------------------------------------------------------------
 
@@ -297,7 +381,8 @@ class CollectorStore:
     def _own_session(self, c: Connection, device: Device, session_id: str, *, create: bool) -> Any:
         row = c.execute(select(sessions).where(sessions.c.id == session_id)).first()
         if row is None and create:
-            c.execute(sessions.insert().values(id=session_id, contributor_id=device.contributor_id, bytes=0))
+            c.execute(sessions.insert().values(id=session_id, contributor_id=device.contributor_id, bytes=0,
+                                               created_ns=self._clock()))
             row = c.execute(select(sessions).where(sessions.c.id == session_id)).first()
         if row is None:
             raise NotFound(f"no session {session_id}")
@@ -314,16 +399,6 @@ class CollectorStore:
             fh.flush()
             os.fsync(fh.fileno())
         os.replace(tmp, path)
-
-
-def _entry(r: Any) -> dict[str, Any]:
-    return {"seq": r.seq, "at_ns": r.at_ns, "actor": r.actor, "action": r.action, "subject": r.subject,
-            "hash": r.hash}
-
-
-def _chain(prev: str, at_ns: int, actor: str, action: str, subject: str, detail: str) -> str:
-    fields = (prev, str(at_ns), actor, action, subject, detail)
-    return hashlib.sha256("\x1f".join(fields).encode()).hexdigest()
 
 
 def _check_session_id(session_id: str) -> None:

@@ -7,12 +7,12 @@ import hmac
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
-from deskscribe.datadir import DataDir
 from deskscribe.dataset.episodes import Episode, EpisodeParams, build_episodes
 from deskscribe.dataset.export.base import BuildSummary, ExportEpisode, Exporter, ExportStep
 from deskscribe.dataset.frames import FrameSource
 from deskscribe.dataset.reduce import ReduceParams, reduce_events
 from deskscribe.events import Event, SessionMeta
+from deskscribe.store import SessionReader
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,13 +50,14 @@ def session_episodes(meta: SessionMeta, events: list[tuple[int, Event]], precisi
     return build_episodes(events, actions, EpisodeParams(precision_ms=precision), stored_frames)
 
 
-def build_dataset(*, datadir: DataDir, session_ids: Iterable[str], exporter: Exporter,
+def build_dataset(*, open_session: Callable[[str], SessionReader], session_ids: Iterable[str],
+                  exporter: Exporter,
                   release: Release, fmt: str,
                   progress: Callable[[str], None] = lambda _: None) -> BuildSummary:
     summary = BuildSummary(fmt=fmt, precision_ms=release.precision_ms,
                            reduce_version=ReduceParams().version)
     for sid in session_ids:
-        reader = datadir.open(sid)
+        reader = open_session(sid)
         try:
             meta = reader.meta
             events = list(reader.iter_events())

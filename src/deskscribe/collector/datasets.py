@@ -1,0 +1,187 @@
+"""Datasets built on the collector from uploaded sessions, for the ML-engineer role.
+
+A build reassembles each session from its chunks, unwraps its contributor's data key in memory
+and runs the same pipeline as `deskscribe build`; nothing is decrypted to disk. A dataset spans
+people, so it is refused below ``min_people`` contributors. Erasure turns every dataset built
+from the erased contributor stale and deletes its files; a rebuild leaves them out.
+"""
+
+from __future__ import annotations
+
+import secrets
+import shutil
+import sqlite3
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import select
+
+from deskscribe.collector.schema import dataset_members, datasets, sessions
+from deskscribe.collector.store import CollectorStore, Conflict, Device, Forbidden, Invalid, NotFound
+from deskscribe.datadir import DataDir
+from deskscribe.dataset.build import Release, build_dataset
+from deskscribe.dataset.export import FORMATS, open_exporter
+from deskscribe.keys import DataKeyError, MemoryKeyBackend
+from deskscribe.store import SessionReader, StoreError
+
+MIN_PEOPLE = 10
+
+
+class DatasetBuilds:
+    def __init__(self, *, store: CollectorStore, min_people: int = MIN_PEOPLE) -> None:
+        self.store = store
+        self.min_people = min_people
+
+    def build(
+        self, device: Device, fmt: str, precision_ms: int, *, rebuild_of: str | None = None
+    ) -> dict[str, Any]:
+        _require(device, "steward")
+        if fmt not in FORMATS:
+            raise Invalid(f"format must be one of {', '.join(FORMATS)}")
+        if precision_ms < 1:
+            raise Invalid("precision_ms must be at least 1")
+        readable = self._readable_sessions()
+        if len(readable) < self.min_people:
+            raise Conflict(
+                f"a dataset spans people, so it needs at least {self.min_people} contributors;"
+                f" {len(readable)} have readable sessions now"
+            )
+        ds_id = secrets.token_hex(8)
+        out = self.store.datasets_dir / ds_id
+        with tempfile.TemporaryDirectory(dir=self.store.blobs) as work:
+            opener, included = self._assemble(Path(work), readable)
+            tmp = out.with_suffix(".building")
+            shutil.rmtree(tmp, ignore_errors=True)
+            summary = build_dataset(
+                open_session=opener,
+                session_ids=sorted(opener.sources),
+                exporter=open_exporter(fmt, out=tmp),
+                release=Release(key=secrets.token_bytes(32), precision_ms=precision_ms),
+                fmt=fmt,
+            )
+        tmp.rename(out)
+        row = {
+            "id": ds_id,
+            "fmt": fmt,
+            "precision_ms": precision_ms,
+            "state": "ready",
+            "created_ns": self.store.now(),
+            "contributors": len(included),
+            "sessions": len(opener.sources),
+            "episodes": summary.episodes,
+            "steps": summary.steps,
+            "bytes": summary.bytes,
+            "rebuild_of": rebuild_of,
+            "stale_reason": None,
+        }
+        with self.store.engine.begin() as c:
+            c.execute(datasets.insert().values(**row))
+            for who in sorted(included):
+                c.execute(dataset_members.insert().values(dataset_id=ds_id, contributor_id=who))
+            self.store.audit(
+                c,
+                device.id,
+                "dataset_build",
+                ds_id,
+                f"{len(included)} contributors" + (f", rebuild of {rebuild_of}" if rebuild_of else ""),
+            )
+        return row
+
+    def rebuild(self, device: Device, dataset_id: str) -> dict[str, Any]:
+        old = self._row(dataset_id)
+        return self.build(device, old["fmt"], old["precision_ms"], rebuild_of=dataset_id)
+
+    def listing(self, device: Device) -> list[dict[str, Any]]:
+        _require(device, "steward", "ml_engineer")
+        with self.store.engine.connect() as c:
+            return [dict(r._mapping) for r in c.execute(select(datasets).order_by(datasets.c.created_ns))]
+
+    def files(self, device: Device, dataset_id: str) -> list[str]:
+        _require(device, "ml_engineer")
+        return self._files(self._ready(dataset_id))
+
+    def read(self, device: Device, dataset_id: str, name: str) -> Path:
+        """One file of a ready dataset; every read is in the audit log."""
+        _require(device, "ml_engineer")
+        root = self._ready(dataset_id)
+        if name not in self._files(root):
+            raise NotFound(f"dataset {dataset_id} has no file {name}")
+        with self.store.engine.begin() as c:
+            self.store.audit(c, device.id, "dataset_read", f"{dataset_id}/{name}")
+        return root / name
+
+    # -- helpers ---------------------------------------------------------------------------
+
+    def _readable_sessions(self) -> dict[str, list[tuple[str, int]]]:
+        """Complete sessions of contributors who deposited a key and do not object, by person."""
+        objecting = self.store.objecting()
+        with self.store.engine.connect() as c:
+            rows = c.execute(
+                select(sessions.c.id, sessions.c.contributor_id, sessions.c.chunks)
+                .where(sessions.c.completed_ns.is_not(None))
+                .order_by(sessions.c.id)
+            ).all()
+        by_person: dict[str, list[tuple[str, int]]] = {}
+        keyed = self.store.keyed_contributors()
+        for r in rows:
+            if r.contributor_id in keyed and r.contributor_id not in objecting:
+                by_person.setdefault(r.contributor_id, []).append((r.id, r.chunks))
+        return by_person
+
+    def _assemble(self, work: Path, readable: dict[str, list[tuple[str, int]]]) -> tuple[_Opener, set[str]]:
+        """Each session file rebuilt from its chunks (still encrypted) beside an in-memory key."""
+        opener, included = _Opener(), set()
+        for who, held in readable.items():
+            key = self.store.data_key(who)
+            if key is None:
+                continue
+            dd = DataDir(root=work / who, key_backend=MemoryKeyBackend(key=key))
+            dd.sessions_dir.mkdir(parents=True)
+            for sid, n in held:
+                try:
+                    path = dd.path_of(sid)
+                except StoreError:
+                    continue  # not a recorder's session id: nothing a build can read
+                with open(path, "wb") as fh:
+                    for idx in range(n):
+                        fh.write((self.store.blobs / who / sid / f"{idx:06d}").read_bytes())
+                try:
+                    dd.open(sid).close()  # opening decrypts the metadata: the key fits
+                except (StoreError, DataKeyError, sqlite3.DatabaseError):
+                    continue
+                opener.sources[sid] = dd
+                included.add(who)
+        return opener, included
+
+    def _row(self, dataset_id: str) -> dict[str, Any]:
+        with self.store.engine.connect() as c:
+            row = c.execute(select(datasets).where(datasets.c.id == dataset_id)).first()
+        if row is None:
+            raise NotFound(f"no dataset {dataset_id}")
+        return dict(row._mapping)
+
+    def _ready(self, dataset_id: str) -> Path:
+        row = self._row(dataset_id)
+        if row["state"] != "ready":
+            raise Conflict(f"dataset {dataset_id} is {row['state']} ({row['stale_reason']}); use its rebuild")
+        return self.store.datasets_dir / dataset_id
+
+    @staticmethod
+    def _files(root: Path) -> list[str]:
+        return sorted(str(p.relative_to(root)) for p in root.rglob("*") if p.is_file())
+
+
+class _Opener:
+    """Opens each session from its contributor's directory when the build reaches it."""
+
+    def __init__(self) -> None:
+        self.sources: dict[str, DataDir] = {}
+
+    def __call__(self, session_id: str) -> SessionReader:
+        return self.sources[session_id].open(session_id)
+
+
+def _require(device: Device, *roles: str) -> None:
+    if device.role not in roles:
+        raise Forbidden(f"this needs the {' or '.join(roles)} role")
