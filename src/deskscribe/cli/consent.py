@@ -18,7 +18,7 @@ consent_app = typer.Typer(help="Read, acknowledge or withdraw from the recording
 
 
 @consent_app.command("show")
-def consent_show(policy: PolicyOpt, data_dir: DataDirOpt = None) -> None:
+def consent_show(policy: PolicyOpt = None, data_dir: DataDirOpt = None) -> None:
     """Print the notice for this policy and whether you have acknowledged it."""
     root = load_config(data_dir).data_dir
     pol = policy_source.resolve(policy, root)
@@ -31,7 +31,7 @@ def consent_show(policy: PolicyOpt, data_dir: DataDirOpt = None) -> None:
 
 
 @consent_app.command("accept")
-def consent_accept(policy: PolicyOpt, data_dir: DataDirOpt = None,
+def consent_accept(policy: PolicyOpt = None, data_dir: DataDirOpt = None,
                    yes: Annotated[bool, typer.Option("--yes", help="Accept without asking.")] = False
                    ) -> None:
     """Acknowledge the notice for this policy; recording needs it."""

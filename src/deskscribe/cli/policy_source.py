@@ -78,7 +78,8 @@ def resolve(path: Path | None, root: Path, *, online: bool = True) -> Policy:
 
 def from_answer(answer: dict[str, Any]) -> Policy:
     if not answer.get("enabled", False):
-        missing = " and ".join(str(m).replace("_", " ") for m in answer.get("missing", []))
+        names = {"dpia": "DPIA", "works_agreement": "works agreement"}
+        missing = " and ".join(names.get(str(m), str(m)) for m in answer.get("missing", []))
         raise UserError(f"recording is not enabled in region {answer.get('region')} until your"
                         f" organisation records its {missing}; nothing is recorded")
     return parse_policy(answer["policy"], source=f"collector policy {answer['version']}")
