@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+import io
 import json
+import os
 import secrets
 import shutil
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from deskscribe.events import SessionMeta
 from deskscribe.keys import DataKeyError, KeyBackend, Sealer, load_or_create_key
-from deskscribe.store import SessionReader, SessionWriter, StoreError
+from deskscribe.store import FramePart, FrameRecord, SessionReader, SessionWriter, StoreError
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,6 +94,48 @@ class DataDir:
             raise StoreError(f"session file {path.name} is damaged or not a deskscribe store;"
                              f" delete it with `deskscribe sessions delete {session_id}`")
         return SessionReader(path=path, sealer=self._sealer(session_id))
+
+    def rewrite(self, session_id: str, *, drop_events: set[int], drop_frames: set[int]) -> None:
+        """Replace a sealed session by a copy without the given events and screenshots (a
+        contributor deleting steps in review). A kept screenshot whose delta chain ran through
+        a deleted one is stored whole, so nothing is rebuilt from what was deleted."""
+        from deskscribe.capture.screen import rebuild
+        from deskscribe.events import FRAME
+
+        reader = self.open(session_id)
+        path = self.path_of(session_id)
+        tmp = path.with_name(path.name + ".rewrite")  # not *.db: never listed as a session
+        for p in (tmp, tmp.with_name(tmp.name + "-wal"), tmp.with_name(tmp.name + "-shm")):
+            p.unlink(missing_ok=True)
+        meta = replace(reader.meta, extra={**reader.meta.extra,
+                                           "events_deleted_in_review": len(drop_events)})
+        writer = SessionWriter(path=tmp, meta=meta, sealer=self._sealer(session_id))
+        try:
+            for n, (event_id, event) in enumerate(reader.iter_events()):
+                gone = event.kind == FRAME and int(event.data.get("frame_id", 0)) in drop_frames
+                if event_id not in drop_events and not gone:
+                    writer.add_event(event)
+                if n % 1000 == 999:
+                    writer.flush()
+            broken: set[int] = set()  # chains that lost a record
+            for frame_id in reader.frame_ids():
+                record = reader.frame_record(frame_id)
+                chain = record.frame_id if record.base is None else record.base
+                if frame_id in drop_frames:
+                    broken.add(chain)
+                elif chain in broken:
+                    image = rebuild(reader.frame_chain(frame_id))
+                    buf = io.BytesIO()
+                    image.save(buf, format="PNG")
+                    whole = FramePart(0, 0, image.width, image.height, buf.getvalue())
+                    writer.add_frame(FrameRecord(frame_id, record.t_ns, None, image.size, (whole,)))
+                else:
+                    writer.add_frame(record)
+        finally:
+            reader.close()
+            writer.close(seal=True)
+        self.delete(session_id)
+        os.replace(tmp, path)
 
     def session_ids(self) -> list[str]:
         if not self.sessions_dir.exists():

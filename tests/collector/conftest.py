@@ -117,3 +117,10 @@ def served(store: CollectorStore) -> Iterator[Served]:
     s = Served(store).start()
     yield s
     s.stop()
+
+
+@pytest.fixture
+def env(tmp_path: Path) -> dict[str, str]:
+    config = tmp_path / "config.toml"
+    config.write_text('[recorder]\nkey_store = "file"\n')
+    return {**os.environ, "DESKSCRIBE_CONFIG": str(config)}

@@ -12,7 +12,6 @@ import time
 from pathlib import Path
 
 import httpx
-import pytest
 from sqlalchemy import create_engine, text
 
 from deskscribe.datadir import DataDir
@@ -71,13 +70,6 @@ class Collector:
         if self.proc is not None and self.proc.poll() is None:
             self.proc.send_signal(signal.SIGKILL)
             self.proc.wait()
-
-
-@pytest.fixture
-def env(tmp_path: Path) -> dict[str, str]:
-    config = tmp_path / "config.toml"
-    config.write_text('[recorder]\nkey_store = "file"\n')
-    return {**os.environ, "DESKSCRIBE_CONFIG": str(config)}
 
 
 def test_enrol_and_upload_survive_a_collector_killed_mid_upload(tmp_path: Path, env: dict[str, str]) -> None:

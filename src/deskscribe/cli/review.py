@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections import Counter
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import typer
 
@@ -80,3 +80,35 @@ def delete(session_ids: list[str], data_dir: DataDirOpt = None) -> None:
         dd.delete(sid)
         box.forget(sid)
         typer.echo(f"deleted {sid}")
+
+
+@review_app.command("drop")
+def drop(session_id: str,
+         steps: Annotated[list[int], typer.Argument(help="Step numbers as `review show` lists them.")],
+         data_dir: DataDirOpt = None) -> None:
+    """Delete single steps of a session (their actions and the screenshots shown with them)."""
+    from deskscribe.review import step_contents
+
+    _, dd = open_datadir(data_dir)
+    box = _outbox(data_dir)
+    if session_id in box.approved() and session_id not in box.pending():
+        raise UserError(f"session {session_id} is already uploaded; `deskscribe me delete` erases"
+                        " what the collector holds")
+    reader = dd.open(session_id)
+    try:
+        if not reader.sealed:
+            raise UserError(f"session {session_id} is still recording or was cut off; stop it first")
+        events = list(reader.iter_events())
+        actions, _ = session_actions(reader)
+    finally:
+        reader.close()
+    try:
+        drop_events, drop_frames = step_contents(events, actions, steps)
+    except ValueError as exc:
+        raise UserError(str(exc)) from None
+    dd.rewrite(session_id, drop_events=drop_events, drop_frames=drop_frames)
+    if session_id in box.approved():
+        box.forget(session_id)
+        typer.echo(f"session {session_id} changed, so it needs approving again")
+    typer.echo(f"deleted {len(steps)} steps from {session_id}: {len(drop_events)} events and"
+               f" {len(drop_frames)} screenshots")
