@@ -8,10 +8,11 @@ import os
 import secrets
 import shutil
 import uuid
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from deskscribe.events import SessionMeta
+from deskscribe.events import Event, SessionMeta
 from deskscribe.keys import DataKeyError, KeyBackend, Sealer, load_or_create_key
 from deskscribe.store import FramePart, FrameRecord, SessionReader, SessionWriter, StoreError
 
@@ -97,24 +98,55 @@ class DataDir:
 
     def rewrite(self, session_id: str, *, drop_events: set[int], drop_frames: set[int]) -> None:
         """Replace a sealed session by a copy without the given events and screenshots (a
-        contributor deleting steps in review). A kept screenshot whose delta chain ran through
-        a deleted one is stored whole, so nothing is rebuilt from what was deleted."""
+        contributor deleting steps in review)."""
+        path = self.path_of(session_id)
+        tmp = path.with_name(path.name + ".rewrite")  # not *.db: never listed as a session
+        self._copy(session_id, tmp, drop_events=drop_events, drop_frames=drop_frames,
+                   extra={"events_deleted_in_review": len(drop_events)})
+        self.delete(session_id)
+        os.replace(tmp, path)
+
+    def upload_copy(self, session_id: str) -> Path:
+        """What leaves the device: the session with every time rounded down to the policy's
+        timing precision (the notice promises no finer timing leaves). Made once and kept until
+        uploaded, so a resumed upload sends the same bytes."""
+        dest = self.root / "outbox" / f"{session_id}.db"
+        if dest.exists():
+            return dest
+        dest.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        reader = self.open(session_id)
+        precision_ms = max(1, int(reader.meta.extra.get("timing_precision_ms", 1)))
+        reader.close()
+        tmp = dest.with_name(dest.name + ".part")
+        self._copy(session_id, tmp, precision_ns=precision_ms * 1_000_000)
+        os.replace(tmp, dest)
+        return dest
+
+    def _copy(self, session_id: str, dest: Path, *, drop_events: AbstractSet[int] = frozenset(),
+              drop_frames: AbstractSet[int] = frozenset(), precision_ns: int = 1,
+              extra: dict[str, object] | None = None) -> None:
+        """A sealed copy of a session without some events and screenshots, times rounded down
+        to ``precision_ns``. A kept screenshot whose delta chain ran through a dropped one is
+        stored whole, so nothing is rebuilt from what was dropped."""
         from deskscribe.capture.screen import rebuild
         from deskscribe.events import FRAME
 
+        def coarse(t: int) -> int:
+            return t - t % precision_ns
+
         reader = self.open(session_id)
-        path = self.path_of(session_id)
-        tmp = path.with_name(path.name + ".rewrite")  # not *.db: never listed as a session
-        for p in (tmp, tmp.with_name(tmp.name + "-wal"), tmp.with_name(tmp.name + "-shm")):
+        for p in (dest, dest.with_name(dest.name + "-wal"), dest.with_name(dest.name + "-shm")):
             p.unlink(missing_ok=True)
-        meta = replace(reader.meta, extra={**reader.meta.extra,
-                                           "events_deleted_in_review": len(drop_events)})
-        writer = SessionWriter(path=tmp, meta=meta, sealer=self._sealer(session_id))
+        meta = replace(reader.meta, extra={**reader.meta.extra, **(extra or {})})
+        writer = SessionWriter(path=dest, meta=meta, sealer=self._sealer(session_id))
         try:
             for n, (event_id, event) in enumerate(reader.iter_events()):
                 gone = event.kind == FRAME and int(event.data.get("frame_id", 0)) in drop_frames
                 if event_id not in drop_events and not gone:
-                    writer.add_event(event)
+                    data = event.data
+                    if "t_end_ns" in data:
+                        data = {**data, "t_end_ns": coarse(int(data["t_end_ns"]))}
+                    writer.add_event(Event(t_ns=coarse(event.t_ns), kind=event.kind, data=data))
                 if n % 1000 == 999:
                     writer.flush()
             broken: set[int] = set()  # chains that lost a record
@@ -128,14 +160,12 @@ class DataDir:
                     buf = io.BytesIO()
                     image.save(buf, format="PNG")
                     whole = FramePart(0, 0, image.width, image.height, buf.getvalue())
-                    writer.add_frame(FrameRecord(frame_id, record.t_ns, None, image.size, (whole,)))
+                    writer.add_frame(FrameRecord(frame_id, coarse(record.t_ns), None, image.size, (whole,)))
                 else:
-                    writer.add_frame(record)
+                    writer.add_frame(replace(record, t_ns=coarse(record.t_ns)))
         finally:
             reader.close()
             writer.close(seal=True)
-        self.delete(session_id)
-        os.replace(tmp, path)
 
     def session_ids(self) -> list[str]:
         if not self.sessions_dir.exists():
@@ -166,6 +196,10 @@ class DataDir:
             raise StoreError(f"no session {session_id}; see `deskscribe sessions list`")
         for p in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
             p.unlink(missing_ok=True)
+        self.drop_upload_copy(session_id)
+
+    def drop_upload_copy(self, session_id: str) -> None:
+        (self.root / "outbox" / f"{session_id}.db").unlink(missing_ok=True)
 
     def total_bytes(self) -> int:
         return sum(_file_size(self.path_of(s)) for s in self.session_ids())

@@ -124,3 +124,24 @@ def env(tmp_path: Path) -> dict[str, str]:
     config = tmp_path / "config.toml"
     config.write_text('[recorder]\nkey_store = "file"\n')
     return {**os.environ, "DESKSCRIBE_CONFIG": str(config)}
+
+
+def events_in(file_bytes: bytes, sid: str, device: Path) -> list[tuple[str, int, dict[str, object]]]:
+    """The events a session file holds, decrypted with the key of the device that made it."""
+    from deskscribe.datadir import DataDir
+    from deskscribe.keys import FileKeyBackend
+
+    with tempfile.TemporaryDirectory() as tmp:
+        dd = DataDir(root=Path(tmp), key_backend=FileKeyBackend(path=device / "contributor.key"))
+        dd.sessions_dir.mkdir()
+        dd.path_of(sid).write_bytes(file_bytes)
+        reader = dd.open(sid)
+        try:
+            return [(e.kind, e.t_ns, dict(e.data)) for _, e in reader.iter_events()]
+        finally:
+            reader.close()
+
+
+def rounded(events: list[tuple[str, int, dict[str, object]]], precision_ms: int) -> list[tuple[str, int, dict[str, object]]]:
+    p = precision_ms * 1_000_000
+    return [(k, t - t % p, d) for k, t, d in events]

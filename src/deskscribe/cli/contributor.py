@@ -59,6 +59,7 @@ def upload(sessions: Annotated[list[str] | None, typer.Argument(
         _auto_approve(box, dd, cfg.data_dir)
         approved = box.approved()
         todo = list(sessions) if sessions else box.pending()
+        done = approved - set(box.pending())
     except UploadError as exc:
         raise UserError(str(exc)) from None
     infos = {i.session_id: i for i in dd.sessions()}
@@ -80,11 +81,15 @@ def upload(sessions: Annotated[list[str] | None, typer.Argument(
         except UploadError as exc:
             raise UserError(str(exc)) from None
         for sid in todo:
+            if sid in done:
+                typer.echo(f"session {sid} is already on the collector")
+                continue
             try:
-                sent = up.upload(sid, dd.path_of(sid))
+                sent = up.upload(sid, dd.upload_copy(sid))
             except UploadError as exc:
                 raise UserError(f"session {sid}: {exc}") from None
             box.mark_uploaded(sid)
+            dd.drop_upload_copy(sid)
             typer.echo(f"uploaded session {sid} ({sent} new chunks)")
 
 
