@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import shutil
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from rich.console import Console
 
@@ -115,12 +117,31 @@ def check_demo_tools() -> list[Check]:
     return [Check("demo tools", OK, "Xvfb, openbox, xdotool, xterm, zenity")]
 
 
+def check_collector(url: str | None, fetch: Callable[[], dict[str, Any] | None]) -> list[Check]:
+    """Enrolment, and whether the collector's policy lets this device record."""
+    if url is None:
+        return [Check("collector", WARN, "not enrolled: recording needs --policy FILE",
+                      "`deskscribe enrol URL CODE` uses your organisation's policy and uploads")]
+    try:
+        answer = fetch()
+    except Exception as exc:  # the fetch explains itself (no policy yet, refused credential)
+        return [Check("collector", FAIL, f"{url}: {exc}", "ask your data steward")]
+    if answer is None:
+        return [Check("collector", WARN, f"{url} cannot be reached; the policy fetched last is used",
+                      "check the network or the collector's address")]
+    if not answer.get("enabled"):
+        missing = " and ".join(map(str, answer.get("missing", [])))
+        return [Check("collector", FAIL, f"recording is not enabled in region {answer.get('region')}",
+                      f"your organisation must record its {missing} first")]
+    return [Check("collector", OK, f"enrolled with {url}; policy {answer.get('version')}")]
+
+
 def run_checks(*, display_name: str | None, wayland: bool, data_dir: Path, min_free_bytes: int,
-               key_store: str, console: Console | None = None) -> bool:
+               key_store: str, collector: list[Check] | None = None, console: Console | None = None) -> bool:
     """Print every check; True when nothing is failing."""
     console = console or Console()
     checks = (check_display(display_name, wayland) + check_storage(data_dir, min_free_bytes, key_store)
-              + check_redaction() + check_demo_tools())
+              + check_redaction() + check_demo_tools() + (collector or []))
     for c in checks:
         console.print(f"{_MARK[c.status]} [bold]{c.name}[/]: {c.detail}")
         if c.fix:

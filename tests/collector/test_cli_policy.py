@@ -34,7 +34,10 @@ def test_a_recorder_follows_the_collectors_policy_consent_and_region(tmp_path: P
         gated = cli("consent", "show", *dev, env=env, check=False)
         assert gated.returncode == 2 and "not enabled in region DE" in gated.stderr
         assert "DPIA and works agreement" in gated.stderr and "Traceback" not in gated.stderr
+        doctor = cli("doctor", *dev, env=env, check=False)
+        assert doctor.returncode == 1 and "recording is not enabled in region DE" in doctor.stdout
         cli("admin", "region", "approve", "DE", "--dpia", "DPIA-2026-014", "--works-agreement", "BV-3", *admin, env=env)
+        assert f"enrolled with {server.url}; policy 2026-11" in cli("doctor", *dev, env=env, check=False).stdout
         shown = cli("consent", "show", *dev, env=env).stdout
         assert "Gedit" in shown and "approved and uploaded automatically" in shown and "not acknowledged" in shown
         assert "the collector was told" in cli("consent", "accept", "--yes", *dev, env=env).stdout

@@ -67,8 +67,9 @@ class CuttableLink:
         self.up.clear()
         with self._lock:
             conns, self._conns = self._conns, []
-        for s in conns:
-            s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00")  # RST
+        for s in conns:  # shutdown also wakes the relay threads blocked reading these sockets
+            with contextlib.suppress(OSError):
+                s.shutdown(socket.SHUT_RDWR)
             s.close()
 
     def restore(self) -> None:

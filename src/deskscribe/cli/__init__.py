@@ -14,7 +14,7 @@ import typer
 
 from deskscribe import __version__
 from deskscribe.capture.base import CaptureUnavailable
-from deskscribe.cli import collector, consent, contributor, dataset, record, review, sessions
+from deskscribe.cli import collector, consent, contributor, dataset, policy_source, record, review, sessions
 from deskscribe.cli.config import DataDirOpt, UserError, load_config, open_datadir
 from deskscribe.control import ControlError
 from deskscribe.keys import DataKeyError
@@ -41,12 +41,15 @@ app.add_typer(dataset.datasets_app, name="datasets", rich_help_panel="Collector"
 def doctor(data_dir: DataDirOpt = None,
            display: Annotated[str | None, typer.Option(help="X display to check.")] = None) -> None:
     """Check what recording needs on this machine and say how to fix what is missing."""
-    from deskscribe.doctor import run_checks
+    from deskscribe.doctor import check_collector, run_checks
 
     cfg = load_config(data_dir)
+    cred = policy_source.credential(cfg.data_dir)
     ok = run_checks(display_name=display or os.environ.get("DISPLAY"),
                     wayland=bool(os.environ.get("WAYLAND_DISPLAY")), data_dir=cfg.data_dir,
-                    min_free_bytes=cfg.min_free_bytes, key_store=cfg.key_store)
+                    min_free_bytes=cfg.min_free_bytes, key_store=cfg.key_store,
+                    collector=check_collector(cred["url"] if cred else None,
+                                              lambda: policy_source.fetch(cfg.data_dir)))
     raise typer.Exit(0 if ok else 1)
 
 
