@@ -111,16 +111,24 @@ def test_audit_log_is_a_chain_that_shows_tampering(served: Served) -> None:
 
 
 def test_health_and_metrics_carry_nothing_per_person(served: Served) -> None:
-    dev = enrol(served)
-    with served.client(dev["token"]) as c:
-        put(c, "s1", 0, b"12345")
-        c.post("/v1/sessions/s1/complete", json={"chunks": 1})
+    devs = [enrol(served) for _ in range(10)]
+    for i, dev in enumerate(devs):
+        with served.client(dev["token"]) as c:
+            put(c, f"s{i}", 0, b"12345")
+            if i < 9:
+                c.post(f"/v1/sessions/s{i}/complete", json={"chunks": 1})
+            if i == 8:  # nine people uploaded: any upload figure would span too few
+                body = served.client().get("/metrics").text
+                assert "deskscribe_upload_figures_withheld 1" in body and "bytes_received" not in body
+                assert "deskscribe_devices 10" in body
     with served.client() as c:
         assert c.get("/healthz").json() == {"ok": True}
         body = c.get("/metrics").text
         spec = c.get("/openapi.json").json()
-    assert "deskscribe_devices 1" in body and "deskscribe_bytes_received 5" in body
-    assert dev["contributor_id"] not in body and dev["device_id"] not in body and "{" not in body
+    assert "deskscribe_upload_figures_withheld 0" in body and "deskscribe_bytes_received 50" in body
+    assert "deskscribe_uploads_incomplete 1" in body and "deskscribe_oldest_incomplete_upload_seconds" in body
+    for dev in devs:
+        assert dev["contributor_id"] not in body and dev["device_id"] not in body and "{" not in body
     assert "/v1/enrol" in spec["paths"]
 
 

@@ -30,6 +30,7 @@ MATRIX: list[tuple[str, str, object, dict[str, int]]] = [
     ("GET", "/v1/me/audit", None, SELF),
     ("PUT", "/v1/me/key", lambda who: {"wrapped": wrapped_for(who)}, {"contributor": 204, "other_contributor": 204}),
     ("POST", "/v1/me/consent", {"entries": [{"at_ns": 1, "action": "accept", "notice_version": "n-1"}]}, SELF),
+    ("GET", "/v1/me/consent", None, SELF),
     ("GET", "/v1/policy", None, ENROLLED),
     ("POST", "/v1/admin/policies", {"toml": POLICY.replace("7", "8")}, {"steward": 201}),
     ("PUT", "/v1/admin/regions/DE", {"dpia_ref": "DPIA-2026-01"}, {"steward": 200}),

@@ -141,7 +141,12 @@ def test_export_then_erasure_leaves_nothing_of_the_contributor(tmp_path: Path, e
         cli("me", "export", "--out", str(tmp_path / "export"), "--data-dir", str(alice), env=env)
         exported = (tmp_path / "export" / "sessions" / f"{sid}.db").read_bytes()
         assert events_in(exported, sid, alice) == rounded(events_in(local, sid, alice), 100)
-        assert json.loads((tmp_path / "export" / "manifest.json").read_text())["sessions"][0]["id"] == sid
+        manifest = json.loads((tmp_path / "export" / "manifest.json").read_text())
+        assert manifest["sessions"][0]["id"] == sid and manifest["key_on_file"] is True
+        assert any(a["action"] == "upload" and a["subject"] == sid for a in manifest["accesses"])
+        decoded = [json.loads(line) for line in (tmp_path / "export" / "sessions" / sid / "events.jsonl").open()]
+        assert len(decoded) == 50 and all(e["t_ns"] % 100_000_000 == 0 for e in decoded)  # JSON, as held
+        assert json.loads((tmp_path / "export" / "sessions" / sid / "meta.json").read_text())["session_id"] == sid
 
         out = cli("me", "delete", "--yes", "--data-dir", str(alice), env=env)
         assert "erased 1 sessions" in out.stdout

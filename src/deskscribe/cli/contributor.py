@@ -166,8 +166,11 @@ def call(client, method: str, url: str):  # type: ignore[no-untyped-def]
 @me_app.command("export")
 def me_export(out: Annotated[Path, typer.Option("--out", help="Directory for everything held about you.")],
               data_dir: DataDirOpt = None) -> None:
-    """Download every session the collector holds for you, with a manifest."""
-    from deskscribe.cli.config import UserError
+    """Everything the collector holds about you: each session as held (encrypted) and decoded
+    with your key (JSON events and PNG screenshots), your consent records and who accessed
+    your data."""
+    from deskscribe.cli.config import UserError, open_datadir
+    from deskscribe.keys import DataKeyError
 
     if out.exists() and any(out.iterdir()):
         raise UserError(f"{out} is not empty; choose a new directory")
@@ -179,9 +182,47 @@ def me_export(out: Annotated[Path, typer.Option("--out", help="Directory for eve
             with open(out / "sessions" / f"{sess['id']}.db", "wb") as fh:
                 for i in idxs:
                     fh.write(call(c, "GET", f"/v1/sessions/{sess['id']}/chunks/{i}").content)
+        held |= call(c, "GET", "/v1/me/consent").json()
+        held["accesses"] = call(c, "GET", "/v1/me/audit").json()["entries"]
     (out / "manifest.json").write_text(json.dumps(held, indent=2))
-    typer.echo(f"exported {len(held['sessions'])} sessions to {out} (encrypted with your key;"
-               " `deskscribe sessions dump` reads them)")
+    _, dd = open_datadir(data_dir)
+    try:
+        key = dd.data_key()
+    except DataKeyError:
+        typer.echo(f"exported {len(held['sessions'])} sessions to {out}; no data key on this device,"
+                   " so they stay encrypted")
+        return
+    for sess in held["sessions"]:
+        if sess["complete"]:
+            _decode(out / "sessions" / f"{sess['id']}.db", sess["id"], key, out / "sessions" / sess["id"])
+    typer.echo(f"exported {len(held['sessions'])} sessions to {out}: events as JSON, screenshots as PNG,"
+               " consent records and accesses in manifest.json")
+
+
+def _decode(path: Path, session_id: str, key: bytes, dest: Path) -> None:
+    """One session file as meta.json, events.jsonl and frames/*.png."""
+    import shutil
+    import tempfile
+
+    from deskscribe.capture.screen import rebuild
+    from deskscribe.datadir import DataDir
+    from deskscribe.keys import MemoryKeyBackend
+
+    with tempfile.TemporaryDirectory() as tmp:
+        dd = DataDir(root=Path(tmp), key_backend=MemoryKeyBackend(key=key))
+        dd.sessions_dir.mkdir()
+        shutil.copyfile(path, dd.path_of(session_id))
+        reader = dd.open(session_id)
+        try:
+            (dest / "frames").mkdir(parents=True)
+            (dest / "meta.json").write_text(json.dumps(reader.meta.to_json(), indent=2))
+            with open(dest / "events.jsonl", "w") as fh:
+                for event_id, event in reader.iter_events():
+                    fh.write(json.dumps(event.to_json(event_id), ensure_ascii=False) + "\n")
+            for frame_id in reader.frame_ids():
+                rebuild(reader.frame_chain(frame_id)).save(dest / "frames" / f"frame-{frame_id:06d}.png")
+        finally:
+            reader.close()
 
 
 @me_app.command("delete")

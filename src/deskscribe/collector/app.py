@@ -147,6 +147,10 @@ def create_app(*, store: CollectorStore, builds: DatasetBuilds | None = None) ->
                                                       for e in body.entries]
         return {"objecting": store.record_consent(dev, entries)}
 
+    @app.get("/v1/me/consent")
+    def my_consent(dev: Dev) -> dict[str, Any]:
+        return store.my_consent(dev)
+
     @app.get("/v1/policy")
     def policy(dev: Dev) -> dict[str, Any]:
         return policies.for_device(dev)

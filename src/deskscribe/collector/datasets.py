@@ -18,14 +18,20 @@ from typing import Any
 from sqlalchemy import select
 
 from deskscribe.collector.schema import dataset_members, datasets, sessions
-from deskscribe.collector.store import CollectorStore, Conflict, Device, Forbidden, Invalid, NotFound
+from deskscribe.collector.store import (
+    MIN_PEOPLE,
+    CollectorStore,
+    Conflict,
+    Device,
+    Forbidden,
+    Invalid,
+    NotFound,
+)
 from deskscribe.datadir import DataDir
 from deskscribe.dataset.build import Release, build_dataset
 from deskscribe.dataset.export import FORMATS, open_exporter
 from deskscribe.keys import DataKeyError, MemoryKeyBackend
 from deskscribe.store import SessionReader, StoreError
-
-MIN_PEOPLE = 10
 
 
 class DatasetBuilds:

@@ -33,6 +33,7 @@ from deskscribe.keys import DataKeyError, public_of, unwrap_key
 
 ROLES = ("contributor", "steward", "ml_engineer", "auditor")
 MAX_CHUNK = 8 * 1024 * 1024
+MIN_PEOPLE = 10  # the fewest people any figure or dataset across people may describe
 
 
 class CollectorError(Exception):
@@ -276,6 +277,19 @@ class CollectorStore:
                                                    created_ns=self._clock()))
             self.audit(c, device.id, "key_deposit", device.contributor_id)
 
+    def my_consent(self, device: Device) -> dict[str, Any]:
+        """What the collector holds about this contributor besides sessions: consent records
+        and whether a wrapped data key is on file."""
+        self._contributor_only(device)
+        who = device.contributor_id
+        with self.engine.connect() as c:
+            rows = c.execute(select(consent).where(consent.c.contributor_id == who).order_by(consent.c.at_ns))
+            records = [{"at_ns": r.at_ns, "action": r.action, "notice_version": r.notice_version}
+                       for r in rows]
+            keyed = c.execute(select(wrapped_keys.c.contributor_id)
+                              .where(wrapped_keys.c.contributor_id == who)).first() is not None
+        return {"consent": records, "key_on_file": keyed}
+
     def keyed_contributors(self) -> set[str]:
         with self.engine.connect() as c:
             return {r.contributor_id for r in c.execute(select(wrapped_keys.c.contributor_id))}
@@ -331,9 +345,10 @@ class CollectorStore:
         return self.create_enrol_code(role, actor=device.id, region=region)
 
     def audit_log(self, device: Device) -> list[dict[str, Any]]:
-        """The whole chain, for auditors (read-only)."""
+        """The whole chain, for auditors (read-only); the reading itself is logged."""
         self._require(device, "auditor")
-        with self.engine.connect() as c:
+        with self.engine.begin() as c:
+            self.audit(c, device.id, "audit_read", "audit")
             return [audit_chain.entry(r) for r in c.execute(select(audit).order_by(audit.c.seq))]
 
     def my_audit(self, device: Device) -> list[dict[str, Any]]:
@@ -353,17 +368,23 @@ class CollectorStore:
             raise Forbidden(f"this needs the {' or '.join(roles)} role")
 
     def fleet(self) -> dict[str, int]:
-        """Fleet health only: no figure here can be broken down by person."""
+        """Fleet health only. Upload figures span people, so below ``MIN_PEOPLE`` contributors
+        with uploads they are withheld: with one uploader they would describe one person."""
         with self.engine.connect() as c:
             devs = c.execute(select(func.count()).select_from(devices)
                              .where(devices.c.revoked_ns.is_(None))).scalar()
+            people = c.execute(select(func.count(sessions.c.contributor_id.distinct()))).scalar() or 0
+            if people < MIN_PEOPLE:
+                return {"devices": int(devs or 0), "upload_figures_withheld": 1}
             done = c.execute(select(func.count()).select_from(sessions)
                              .where(sessions.c.completed_ns.is_not(None))).scalar()
             size = c.execute(select(func.coalesce(func.sum(chunks.c.size), 0))).scalar()
-            waiting = c.execute(select(func.count()).select_from(sessions)
-                                .where(sessions.c.completed_ns.is_(None))).scalar()
-        return {"devices": int(devs or 0), "sessions_complete": int(done or 0),
-                "uploads_incomplete": int(waiting or 0), "bytes_received": int(size or 0)}
+            waiting, oldest = c.execute(select(func.count(), func.min(sessions.c.created_ns))
+                                        .where(sessions.c.completed_ns.is_(None))).one()
+        lag = 0 if oldest is None else max(0, (self._clock() - int(oldest)) // 10**9)
+        return {"devices": int(devs or 0), "upload_figures_withheld": 0, "sessions_complete": int(done or 0),
+                "uploads_incomplete": int(waiting or 0), "oldest_incomplete_upload_seconds": int(lag),
+                "bytes_received": int(size or 0)}
 
     def audit_verify(self) -> int | None:
         return audit_chain.verify(self.engine)
