@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import base64
 import hashlib
+from pathlib import Path
 
+from deskscribe.collector.datasets import DatasetBuilds
 from deskscribe.collector.policies import Policies
 from deskscribe.collector.schema import datasets
 from deskscribe.keys import wrap_key
@@ -55,20 +57,21 @@ def wrapped_for(who: dict[str, str]) -> str:
     return base64.b64encode(wrapped).decode()
 
 
-def a_dataset_on_record(served: Served) -> None:
+def a_dataset_on_record(served: Served, tmp: Path) -> None:
+    (tmp / "staged").mkdir()
+    (tmp / "staged" / "README.md").write_text("card")
+    wrapped = DatasetBuilds(store=served.store).seal_files(DS, tmp / "staged")
     with served.store.engine.begin() as c:
         c.execute(datasets.insert().values(id=DS, fmt="jsonl", precision_ms=100, state="ready", created_ns=1,
-                                           contributors=10, sessions=10, episodes=1, steps=1, bytes=1))
-    (served.store.datasets_dir / DS).mkdir(parents=True)
-    (served.store.datasets_dir / DS / "README.md").write_text("card")
+                                           contributors=10, sessions=10, episodes=1, steps=1, bytes=1, key=wrapped))
 
 
-def test_every_role_gets_exactly_the_specified_answer(served: Served) -> None:
+def test_every_role_gets_exactly_the_specified_answer(served: Served, tmp_path: Path) -> None:
     enrolled = {r: enrol(served, "contributor" if r == "other_contributor" else r)
                 for r in ROLES if r != "anonymous"}
     tokens = {r: e["token"] for r, e in enrolled.items()}
     Policies(store=served.store).publish(POLICY, actor="test")
-    a_dataset_on_record(served)
+    a_dataset_on_record(served, tmp_path)
     with served.client(tokens["contributor"]) as c:
         assert c.put("/v1/sessions/own/chunks/0", content=b"zero",
                      headers={"X-Content-SHA256": hashlib.sha256(b"zero").hexdigest()}).status_code == 201

@@ -6,7 +6,7 @@ import binascii
 from typing import Annotated, Any, Literal
 
 from fastapi import Depends, FastAPI, Header, Path, Request
-from fastapi.responses import FileResponse, JSONResponse, PlainTextResponse, Response
+from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from pydantic import BaseModel, Field
 
 from deskscribe import __version__
@@ -185,10 +185,10 @@ def create_app(*, store: CollectorStore, builds: DatasetBuilds | None = None) ->
     def dataset_files(dev: Dev, dataset_id: Annotated[str, DATASET_ID]) -> dict[str, list[str]]:
         return {"files": builds.files(dev, dataset_id)}
 
-    @app.get("/v1/datasets/{dataset_id}/files/{name:path}", response_class=FileResponse,
+    @app.get("/v1/datasets/{dataset_id}/files/{name:path}", response_class=Response,
              responses={200: {"content": {"application/octet-stream": {}}}})
-    def dataset_file(dev: Dev, dataset_id: Annotated[str, DATASET_ID], name: str) -> FileResponse:
-        return FileResponse(builds.read(dev, dataset_id, name))
+    def dataset_file(dev: Dev, dataset_id: Annotated[str, DATASET_ID], name: str) -> Response:
+        return Response(builds.read(dev, dataset_id, name), media_type="application/octet-stream")
 
     @app.get("/v1/audit")
     def audit_log(dev: Dev) -> dict[str, Any]:

@@ -8,10 +8,13 @@ from the erased contributor stale and deletes its files; a rebuild leaves them o
 
 from __future__ import annotations
 
+import os
 import secrets
 import shutil
 import sqlite3
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -30,7 +33,7 @@ from deskscribe.collector.store import (
 from deskscribe.datadir import DataDir
 from deskscribe.dataset.build import Release, build_dataset
 from deskscribe.dataset.export import FORMATS, open_exporter
-from deskscribe.keys import DataKeyError, MemoryKeyBackend
+from deskscribe.keys import DataKeyError, MemoryKeyBackend, Sealer
 from deskscribe.store import SessionReader, StoreError
 
 
@@ -54,19 +57,16 @@ class DatasetBuilds:
                 f" {len(readable)} have readable sessions now"
             )
         ds_id = secrets.token_hex(8)
-        out = self.store.datasets_dir / ds_id
-        with tempfile.TemporaryDirectory(dir=self.store.blobs) as work:
+        with tempfile.TemporaryDirectory(dir=self.store.blobs) as work, _staging() as staging:
             opener, included = self._assemble(Path(work), readable)
-            tmp = out.with_suffix(".building")
-            shutil.rmtree(tmp, ignore_errors=True)
             summary = build_dataset(
                 open_session=opener,
                 session_ids=sorted(opener.sources),
-                exporter=open_exporter(fmt, out=tmp),
+                exporter=open_exporter(fmt, out=staging / "out"),
                 release=Release(key=secrets.token_bytes(32), precision_ms=precision_ms),
                 fmt=fmt,
             )
-        tmp.rename(out)
+            wrapped = self.seal_files(ds_id, staging / "out")
         row = {
             "id": ds_id,
             "fmt": fmt,
@@ -81,6 +81,8 @@ class DatasetBuilds:
             "rebuild_of": rebuild_of,
             "stale_reason": None,
         }
+        shown = dict(row)
+        row["key"] = wrapped
         with self.store.engine.begin() as c:
             c.execute(datasets.insert().values(**row))
             for who in sorted(included):
@@ -92,7 +94,23 @@ class DatasetBuilds:
                 ds_id,
                 f"{len(included)} contributors" + (f", rebuild of {rebuild_of}" if rebuild_of else ""),
             )
-        return row
+        return shown
+
+    def seal_files(self, dataset_id: str, staging: Path) -> bytes:
+        """Encrypt a built dataset's files into the datasets directory under a new dataset key;
+        returns that key wrapped for the collector. Erasure deletes it with the files."""
+        key = secrets.token_bytes(32)
+        sealer = Sealer(contributor_key=key, context=f"dataset/{dataset_id}")
+        out = self.store.datasets_dir / dataset_id
+        tmp = out.with_suffix(".sealing")
+        shutil.rmtree(tmp, ignore_errors=True)
+        for src in staging.rglob("*"):
+            if src.is_file():
+                name = str(src.relative_to(staging))
+                (tmp / name).parent.mkdir(parents=True, exist_ok=True)
+                (tmp / name).write_bytes(sealer.seal(src.read_bytes(), slot=name))
+        tmp.rename(out)
+        return self.store.wrap_for_collector(key, f"dataset/{dataset_id}")
 
     def rebuild(self, device: Device, dataset_id: str) -> dict[str, Any]:
         old = self._row(dataset_id)
@@ -101,21 +119,24 @@ class DatasetBuilds:
     def listing(self, device: Device) -> list[dict[str, Any]]:
         _require(device, "steward", "ml_engineer")
         with self.store.engine.connect() as c:
-            return [dict(r._mapping) for r in c.execute(select(datasets).order_by(datasets.c.created_ns))]
+            rows = c.execute(select(datasets).order_by(datasets.c.created_ns))
+            return [{k: v for k, v in r._mapping.items() if k != "key"} for r in rows]
 
     def files(self, device: Device, dataset_id: str) -> list[str]:
         _require(device, "ml_engineer")
         return self._files(self._ready(dataset_id))
 
-    def read(self, device: Device, dataset_id: str, name: str) -> Path:
-        """One file of a ready dataset; every read is in the audit log."""
+    def read(self, device: Device, dataset_id: str, name: str) -> bytes:
+        """One file of a ready dataset, decrypted; every read is in the audit log."""
         _require(device, "ml_engineer")
         root = self._ready(dataset_id)
         if name not in self._files(root):
             raise NotFound(f"dataset {dataset_id} has no file {name}")
+        key = self.store.open_envelope(self._row(dataset_id)["key"], f"dataset/{dataset_id}")
         with self.store.engine.begin() as c:
             self.store.audit(c, device.id, "dataset_read", f"{dataset_id}/{name}")
-        return root / name
+        sealer = Sealer(contributor_key=key, context=f"dataset/{dataset_id}")
+        return sealer.open((root / name).read_bytes(), slot=name)
 
     # -- helpers ---------------------------------------------------------------------------
 
@@ -176,6 +197,15 @@ class DatasetBuilds:
     @staticmethod
     def _files(root: Path) -> list[str]:
         return sorted(str(p.relative_to(root)) for p in root.rglob("*") if p.is_file())
+
+
+@contextmanager
+def _staging() -> Iterator[Path]:
+    """Where the exporter writes before the files are sealed: memory (tmpfs) where there is
+    one, so a plaintext dataset never reaches a disk."""
+    shm = Path("/dev/shm")
+    with tempfile.TemporaryDirectory(dir=shm if shm.is_dir() and os.access(shm, os.W_OK) else None) as d:
+        yield Path(d)
 
 
 class _Opener:

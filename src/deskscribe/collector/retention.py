@@ -56,7 +56,7 @@ def sweep(store: CollectorStore, retention: Retention | None = None) -> dict[str
             c.execute(
                 datasets.update()
                 .where(datasets.c.id.in_(old))
-                .values(state="expired", stale_reason="past the policy's retention")
+                .values(state="expired", key=None, stale_reason="past the policy's retention")
             )
         if ids or old:
             store.audit(c, "retention", "expire", f"{len(ids)} sessions", f"{len(old)} datasets")

@@ -122,6 +122,7 @@ datasets = Table(
     Column("bytes", BigInteger, nullable=False),
     Column("rebuild_of", String(32)),
     Column("stale_reason", String(200)),
+    Column("key", LargeBinary),  # the dataset's file key wrapped for the collector; erased with it
 )
 
 # Which contributors a dataset was built from: what erasure marks for rebuild.

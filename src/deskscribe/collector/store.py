@@ -29,7 +29,7 @@ from deskscribe.collector.schema import (
     sessions,
     wrapped_keys,
 )
-from deskscribe.keys import DataKeyError, public_of, unwrap_key
+from deskscribe.keys import DataKeyError, public_of, unwrap_key, wrap_key
 
 ROLES = ("contributor", "steward", "ml_engineer", "auditor")
 MAX_CHUNK = 8 * 1024 * 1024
@@ -255,7 +255,8 @@ class CollectorStore:
             c.execute(dataset_members.delete().where(dataset_members.c.contributor_id == who))
             if stale:
                 c.execute(datasets.update().where(datasets.c.id.in_(stale) & (datasets.c.state == "ready"))
-                          .values(state="stale", stale_reason="a contributor erased their data; rebuild it"))
+                          .values(state="stale", key=None,
+                                  stale_reason="a contributor erased their data; rebuild it"))
             self.audit(c, device.id, "erase", f"{len(ids)} sessions", f"{len(stale)} datasets stale")
         shutil.rmtree(self.blobs / who, ignore_errors=True)
         for ds in stale:
@@ -296,6 +297,14 @@ class CollectorStore:
 
     def now(self) -> int:
         return self._clock()
+
+    def wrap_for_collector(self, key: bytes, binding: str) -> bytes:
+        return wrap_key(key, recipient=self.public_key, contributor=binding)
+
+    def open_envelope(self, wrapped: bytes | None, binding: str) -> bytes:
+        if wrapped is None:
+            raise Conflict(f"the key of {binding} was destroyed")
+        return unwrap_key(wrapped, private=self._private, contributor=binding)
 
     def data_key(self, contributor_id: str) -> bytes | None:
         """The contributor's data key, unwrapped in memory for a build; None once erased."""

@@ -59,6 +59,7 @@ def upgrade() -> None:
         sa.Column("bytes", sa.BigInteger, nullable=False),
         sa.Column("rebuild_of", sa.String(32)),
         sa.Column("stale_reason", sa.String(200)),
+        sa.Column("key", sa.LargeBinary),
     )
     op.create_table(
         "dataset_members",
