@@ -110,7 +110,9 @@ def test_a_dataset_spans_ten_people_and_erasure_makes_it_stale_until_rebuilt(ser
     assert loaded.num_rows == first["steps"]
 
     alice = crowd[0]
-    with alice.client(served) as c:
+    with alice.client(served) as c:  # she sees the build and every read of it
+        seen = [(e["action"], e["subject"]) for e in c.get("/v1/me/audit").json()["entries"]]
+        assert ("dataset_build", first["id"]) in seen and ("dataset_read", f"{first['id']}/README.md") in seen
         assert c.delete("/v1/me").json() == {"erased_sessions": 1}
     with served.client(engineer) as c:
         listed = {d["id"]: d for d in c.get("/v1/datasets").json()["datasets"]}

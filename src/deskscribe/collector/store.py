@@ -361,11 +361,14 @@ class CollectorStore:
             return [audit_chain.entry(r) for r in c.execute(select(audit).order_by(audit.c.seq))]
 
     def my_audit(self, device: Device) -> list[dict[str, Any]]:
-        """Who read, exported or changed anything of this contributor's."""
+        """Who read, exported or changed anything of this contributor's, including datasets
+        built from their sessions and every read of those."""
         self._contributor_only(device)
         with self.engine.connect() as c:
             mine = {r.id for r in c.execute(select(sessions.c.id)
                                             .where(sessions.c.contributor_id == device.contributor_id))}
+            mine |= {r.dataset_id for r in c.execute(select(dataset_members.c.dataset_id).where(
+                dataset_members.c.contributor_id == device.contributor_id))}
             devs = {r.id for r in c.execute(select(devices.c.id)
                                             .where(devices.c.contributor_id == device.contributor_id))}
             rows = c.execute(select(audit).order_by(audit.c.seq)).all()
