@@ -5,6 +5,7 @@ out, and erasure turns every dataset built from them stale until a rebuild leave
 from __future__ import annotations
 
 import base64
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -67,10 +68,21 @@ def people(served: Served, tmp: Path, n: int) -> list[Person]:
     return out
 
 
-def build(served: Served, steward: str, **body: object) -> tuple[int, dict[str, object]]:
+def build(served: Served, steward: str, path: str = "/v1/datasets", **body: object
+          ) -> tuple[int, dict[str, object]]:
+    """Start a build and wait until it is no longer building (builds run in the background)."""
     with served.client(steward) as c:
-        r = c.post("/v1/datasets", json={"format": "hf", **body})
-    return r.status_code, r.json()
+        r = c.post(path, json={"format": "hf", **body})
+        if r.status_code != 202:
+            return r.status_code, r.json()
+        assert r.json()["state"] == "building"
+        deadline = time.monotonic() + 120
+        while True:
+            rows = {d["id"]: d for d in c.get("/v1/datasets").json()["datasets"]}
+            if rows[r.json()["id"]]["state"] != "building":
+                return 202, rows[r.json()["id"]]
+            assert time.monotonic() < deadline, "the build did not finish"
+            time.sleep(0.1)
 
 
 def pull(served: Served, engineer: str, ds: str, out: Path) -> list[str]:
@@ -98,7 +110,7 @@ def test_a_dataset_spans_ten_people_and_erasure_makes_it_stale_until_rebuilt(ser
     for p in crowd[9:]:
         p.deposit_key(served)
     status, first = build(served, steward)
-    assert status == 201 and first["contributors"] == 11 and first["sessions"] == 11
+    assert status == 202 and first["state"] == "ready" and first["contributors"] == 11 and first["sessions"] == 11
     names = pull(served, engineer, str(first["id"]), tmp_path / "first")
     assert "README.md" in names
     texts = typed_texts(tmp_path / "first")
@@ -121,12 +133,10 @@ def test_a_dataset_spans_ten_people_and_erasure_makes_it_stale_until_rebuilt(ser
     assert not (served.store.datasets_dir / str(first["id"])).exists()
     assert served.store.data_key(alice.enrolled["contributor_id"]) is None
 
-    with served.client(steward) as c:
-        r = c.post(f"/v1/datasets/{first['id']}/rebuild")
-    assert r.status_code == 201, r.text
-    second = r.json()
+    status, second = build(served, steward, f"/v1/datasets/{first['id']}/rebuild")
+    assert status == 202 and second["state"] == "ready"
     assert second["contributors"] == 10 and second["rebuild_of"] == first["id"]
-    pull(served, engineer, second["id"], tmp_path / "second")
+    pull(served, engineer, str(second["id"]), tmp_path / "second")
     texts = typed_texts(tmp_path / "second")
     assert "canary00text" not in texts and sorted(texts) == sorted(f"canary{i:02d}text" for i in range(1, 11))
     everything = b"".join(p.read_bytes() for p in served.store.blobs.rglob("*") if p.is_file())
@@ -149,7 +159,7 @@ def test_an_objection_stops_uploads_and_keeps_the_person_out_of_builds(served: S
                         headers={"X-Content-SHA256": "2d711642b726b04401627ca9fbac32f5c8530fb1903cc4db02258717921a4881"})
         assert refused.status_code == 403 and "withdrew consent" in refused.json()["detail"]
     status, ds = build(served, steward, format="jsonl")
-    assert status == 201 and ds["contributors"] == 10
+    assert status == 202 and ds["contributors"] == 10
     with bob.client(served) as c:  # acknowledging again lifts the objection
         r = c.post("/v1/me/consent", json={"entries": [{"at_ns": 3, "action": "accept", "notice_version": "n-2"}]})
         assert r.json() == {"objecting": False}
@@ -165,3 +175,39 @@ def test_a_key_wrapped_for_someone_else_is_refused(served: Served, tmp_path: Pat
         assert r.status_code == 400 and "not wrapped for this collector" in r.json()["detail"]
         assert c.put("/v1/me/key", json={"wrapped": "!!"}).status_code == 400
     assert served.store.keyed_contributors() == set()
+
+
+def test_an_erasure_during_a_build_keeps_that_build_from_being_served(served: Served, tmp_path: Path) -> None:
+    from deskscribe.collector.datasets import DatasetBuilds
+
+    crowd = people(served, tmp_path, 10)
+    for p in crowd:
+        p.deposit_key(served)
+    builds = DatasetBuilds(store=served.store)
+    steward = served.store.authenticate(enrol(served, "steward")["token"])
+    row = builds.start(steward, "jsonl", 100)
+    assemble = builds._assemble
+
+    def erase_midway(work: Path, readable: dict[str, list[tuple[str, int]]]):  # type: ignore[no-untyped-def]
+        out = assemble(work, readable)  # her key is already unwrapped in memory here
+        served.store.erase(served.store.authenticate(crowd[3].enrolled["token"]))
+        return out
+
+    builds._assemble = erase_midway  # type: ignore[method-assign]
+    builds.run(row["id"], steward.id)
+    done = {d["id"]: d for d in builds.listing(steward)}[row["id"]]
+    assert done["state"] == "stale" and "during the build" in done["stale_reason"]
+    assert not (served.store.datasets_dir / row["id"]).exists()
+
+
+def test_a_build_cut_off_by_a_restart_is_marked_failed(served: Served) -> None:
+    from deskscribe.collector.app import create_app
+    from deskscribe.collector.schema import datasets
+
+    with served.store.engine.begin() as c:
+        c.execute(datasets.insert().values(id="ab", fmt="hf", precision_ms=100, state="building", created_ns=1,
+                                           contributors=0, sessions=0, episodes=0, steps=0, bytes=0))
+    create_app(store=served.store)  # a restarted collector
+    with served.store.engine.connect() as c:
+        row = c.execute(datasets.select()).first()
+    assert row.state == "failed" and "stopped during the build" in row.stale_reason

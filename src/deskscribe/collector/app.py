@@ -3,9 +3,10 @@
 
 import base64
 import binascii
+import contextlib
 from typing import Annotated, Any, Literal
 
-from fastapi import Depends, FastAPI, Header, Path, Request
+from fastapi import BackgroundTasks, Depends, FastAPI, Header, Path, Request
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from pydantic import BaseModel, Field
 
@@ -68,9 +69,16 @@ class CompleteRequest(BaseModel):
     chunks: int = Field(ge=1, le=1_000_000)
 
 
+def _quietly(run: Any, *args: Any) -> None:
+    """A background build records its own failure on the dataset; nothing else to report."""
+    with contextlib.suppress(Exception):
+        run(*args)
+
+
 def create_app(*, store: CollectorStore, builds: DatasetBuilds | None = None) -> FastAPI:
     policies = Policies(store=store)
     builds = builds or DatasetBuilds(store=store)
+    builds.recover()
     app = FastAPI(title="deskscribe collector", version=__version__,
                   description="Enrolment, session upload and audit for deskscribe recorders.")
 
@@ -169,13 +177,19 @@ def create_app(*, store: CollectorStore, builds: DatasetBuilds | None = None) ->
         policies.approve_region_as(dev, region, dpia=body.dpia_ref, works_agreement=body.works_agreement_ref)
         return {"recorded": sorted(policies.recorded(region))}
 
-    @app.post("/v1/datasets", status_code=201)
-    def build_dataset(dev: Dev, body: BuildRequest) -> dict[str, Any]:
-        return builds.build(dev, body.format, body.precision_ms)
+    @app.post("/v1/datasets", status_code=202)
+    def build_dataset(dev: Dev, body: BuildRequest, tasks: BackgroundTasks) -> dict[str, Any]:
+        """Starts a build; `GET /v1/datasets` shows it turn from building to ready."""
+        row = builds.start(dev, body.format, body.precision_ms)
+        tasks.add_task(_quietly, builds.run, row["id"], dev.id)
+        return row
 
-    @app.post("/v1/datasets/{dataset_id}/rebuild", status_code=201)
-    def rebuild_dataset(dev: Dev, dataset_id: Annotated[str, DATASET_ID]) -> dict[str, Any]:
-        return builds.rebuild(dev, dataset_id)
+    @app.post("/v1/datasets/{dataset_id}/rebuild", status_code=202)
+    def rebuild_dataset(dev: Dev, dataset_id: Annotated[str, DATASET_ID],
+                        tasks: BackgroundTasks) -> dict[str, Any]:
+        row = builds.start_rebuild(dev, dataset_id)
+        tasks.add_task(_quietly, builds.run, row["id"], dev.id)
+        return row
 
     @app.get("/v1/datasets")
     def list_datasets(dev: Dev) -> dict[str, Any]:

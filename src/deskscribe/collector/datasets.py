@@ -20,7 +20,7 @@ from typing import Any
 
 from sqlalchemy import select
 
-from deskscribe.collector.schema import dataset_members, datasets, sessions
+from deskscribe.collector.schema import dataset_members, datasets, sessions, wrapped_keys
 from deskscribe.collector.store import (
     MIN_PEOPLE,
     CollectorStore,
@@ -42,59 +42,76 @@ class DatasetBuilds:
         self.store = store
         self.min_people = min_people
 
-    def build(
-        self, device: Device, fmt: str, precision_ms: int, *, rebuild_of: str | None = None
-    ) -> dict[str, Any]:
+    def build(self, device: Device, fmt: str, precision_ms: int, *, rebuild_of: str | None = None
+              ) -> dict[str, Any]:
+        """Build now and return the finished dataset's row (the steward's shell)."""
+        row = self.start(device, fmt, precision_ms, rebuild_of=rebuild_of)
+        self.run(row["id"], device.id)
+        return self._row(row["id"], shown=True)
+
+    def start(self, device: Device, fmt: str, precision_ms: int, *, rebuild_of: str | None = None
+              ) -> dict[str, Any]:
+        """Check the request and record a dataset in state ``building``; :meth:`run` builds it."""
         _require(device, "steward")
         if fmt not in FORMATS:
             raise Invalid(f"format must be one of {', '.join(FORMATS)}")
         if precision_ms < 1:
             raise Invalid("precision_ms must be at least 1")
-        readable = self._readable_sessions()
-        if len(readable) < self.min_people:
-            raise Conflict(
-                f"a dataset spans people, so it needs at least {self.min_people} contributors;"
-                f" {len(readable)} have readable sessions now"
-            )
-        ds_id = secrets.token_hex(8)
-        with tempfile.TemporaryDirectory(dir=self.store.blobs) as work, _staging() as staging:
-            opener, included = self._assemble(Path(work), readable)
-            summary = build_dataset(
-                open_session=opener,
-                session_ids=sorted(opener.sources),
-                exporter=open_exporter(fmt, out=staging / "out"),
-                release=Release(key=secrets.token_bytes(32), precision_ms=precision_ms),
-                fmt=fmt,
-            )
-            wrapped = self.seal_files(ds_id, staging / "out")
-        row = {
-            "id": ds_id,
-            "fmt": fmt,
-            "precision_ms": precision_ms,
-            "state": "ready",
-            "created_ns": self.store.now(),
-            "contributors": len(included),
-            "sessions": len(opener.sources),
-            "episodes": summary.episodes,
-            "steps": summary.steps,
-            "bytes": summary.bytes,
-            "rebuild_of": rebuild_of,
-            "stale_reason": None,
-        }
-        shown = dict(row)
-        row["key"] = wrapped
+        readable = len(self._readable_sessions())
+        if readable < self.min_people:
+            raise Conflict(f"a dataset spans people, so it needs at least {self.min_people} contributors;"
+                           f" {readable} have readable sessions now")
+        row = {"id": secrets.token_hex(8), "fmt": fmt, "precision_ms": precision_ms, "state": "building",
+               "created_ns": self.store.now(), "contributors": 0, "sessions": 0, "episodes": 0, "steps": 0,
+               "bytes": 0, "rebuild_of": rebuild_of, "stale_reason": None}
         with self.store.engine.begin() as c:
             c.execute(datasets.insert().values(**row))
-            for who in sorted(included):
-                c.execute(dataset_members.insert().values(dataset_id=ds_id, contributor_id=who))
-            self.store.audit(
-                c,
-                device.id,
-                "dataset_build",
-                ds_id,
-                f"{len(included)} contributors" + (f", rebuild of {rebuild_of}" if rebuild_of else ""),
-            )
-        return shown
+        return row
+
+    def run(self, dataset_id: str, actor: str) -> None:
+        """Build a dataset recorded by :meth:`start`; a failure is recorded on the dataset."""
+        row = self._row(dataset_id)
+        try:
+            done = self._build(dataset_id, row["fmt"], row["precision_ms"])
+        except Exception as exc:  # recorded for the steward; the collector keeps serving
+            self._set(dataset_id, state="failed", stale_reason=f"build failed: {exc}"[:200])
+            raise
+        with self.store.engine.begin() as c:
+            keyed = {r.contributor_id for r in c.execute(select(wrapped_keys.c.contributor_id))}
+            included = done.pop("included")
+            erased = included - keyed  # erased while the build ran: this build is never served
+            for who in sorted(included & keyed):
+                c.execute(dataset_members.insert().values(dataset_id=dataset_id, contributor_id=who))
+            why = "a contributor erased their data during the build; rebuild it" if erased else None
+            c.execute(datasets.update().where(datasets.c.id == dataset_id)
+                      .values(**done, state="stale" if erased else "ready", stale_reason=why))
+            self.store.audit(c, actor, "dataset_build", dataset_id, f"{done['contributors']} contributors"
+                             + (f", rebuild of {row['rebuild_of']}" if row["rebuild_of"] else ""))
+        if erased:
+            self._set(dataset_id, key=None)
+            shutil.rmtree(self.store.datasets_dir / dataset_id, ignore_errors=True)
+
+    def recover(self) -> None:
+        """Builds cut off by a restart are marked failed (their files are incomplete)."""
+        with self.store.engine.begin() as c:
+            c.execute(datasets.update().where(datasets.c.state == "building")
+                      .values(state="failed", stale_reason="the collector stopped during the build"))
+
+    def _build(self, dataset_id: str, fmt: str, precision_ms: int) -> dict[str, Any]:
+        readable = self._readable_sessions()
+        with tempfile.TemporaryDirectory(dir=self.store.blobs) as work, _staging() as staging:
+            opener, included = self._assemble(Path(work), readable)
+            summary = build_dataset(open_session=opener, session_ids=sorted(opener.sources),
+                                    exporter=open_exporter(fmt, out=staging / "out"),
+                                    release=Release(key=secrets.token_bytes(32), precision_ms=precision_ms),
+                                    fmt=fmt)
+            wrapped = self.seal_files(dataset_id, staging / "out")
+        return {"contributors": len(included), "sessions": len(opener.sources), "episodes": summary.episodes,
+                "steps": summary.steps, "bytes": summary.bytes, "key": wrapped, "included": set(included)}
+
+    def _set(self, dataset_id: str, **values: Any) -> None:
+        with self.store.engine.begin() as c:
+            c.execute(datasets.update().where(datasets.c.id == dataset_id).values(**values))
 
     def seal_files(self, dataset_id: str, staging: Path) -> bytes:
         """Encrypt a built dataset's files into the datasets directory under a new dataset key;
@@ -115,6 +132,10 @@ class DatasetBuilds:
     def rebuild(self, device: Device, dataset_id: str) -> dict[str, Any]:
         old = self._row(dataset_id)
         return self.build(device, old["fmt"], old["precision_ms"], rebuild_of=dataset_id)
+
+    def start_rebuild(self, device: Device, dataset_id: str) -> dict[str, Any]:
+        old = self._row(dataset_id)
+        return self.start(device, old["fmt"], old["precision_ms"], rebuild_of=dataset_id)
 
     def listing(self, device: Device) -> list[dict[str, Any]]:
         _require(device, "steward", "ml_engineer")
@@ -181,12 +202,12 @@ class DatasetBuilds:
                 included.add(who)
         return opener, included
 
-    def _row(self, dataset_id: str) -> dict[str, Any]:
+    def _row(self, dataset_id: str, *, shown: bool = False) -> dict[str, Any]:
         with self.store.engine.connect() as c:
             row = c.execute(select(datasets).where(datasets.c.id == dataset_id)).first()
         if row is None:
             raise NotFound(f"no dataset {dataset_id}")
-        return dict(row._mapping)
+        return {k: v for k, v in row._mapping.items() if not (shown and k == "key")}
 
     def _ready(self, dataset_id: str) -> Path:
         row = self._row(dataset_id)
