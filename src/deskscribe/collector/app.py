@@ -11,6 +11,7 @@ from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from pydantic import BaseModel, Field
 
 from deskscribe import __version__
+from deskscribe.collector.consent import ConsentRecords
 from deskscribe.collector.datasets import DatasetBuilds
 from deskscribe.collector.policies import Policies
 from deskscribe.collector.store import CollectorError, CollectorStore, Device, Invalid, Unauthorised
@@ -77,6 +78,7 @@ def _quietly(run: Any, *args: Any) -> None:
 
 def create_app(*, store: CollectorStore, builds: DatasetBuilds | None = None) -> FastAPI:
     policies = Policies(store=store)
+    consents = ConsentRecords(store=store)
     builds = builds or DatasetBuilds(store=store)
     builds.recover()
     app = FastAPI(title="deskscribe collector", version=__version__,
@@ -153,11 +155,11 @@ def create_app(*, store: CollectorStore, builds: DatasetBuilds | None = None) ->
     def report_consent(dev: Dev, body: ConsentReport) -> dict[str, bool]:
         entries: list[tuple[int, str, str | None]] = [(e.at_ns, e.action, e.notice_version)
                                                       for e in body.entries]
-        return {"objecting": store.record_consent(dev, entries)}
+        return {"objecting": consents.record(dev, entries)}
 
     @app.get("/v1/me/consent")
     def my_consent(dev: Dev) -> dict[str, Any]:
-        return store.my_consent(dev)
+        return consents.held_about(dev)
 
     @app.get("/v1/policy")
     def policy(dev: Dev) -> dict[str, Any]:

@@ -20,6 +20,7 @@ from typing import Any
 
 from sqlalchemy import select
 
+from deskscribe.collector.consent import ConsentRecords
 from deskscribe.collector.schema import dataset_members, datasets, sessions, wrapped_keys
 from deskscribe.collector.store import (
     MIN_PEOPLE,
@@ -163,7 +164,7 @@ class DatasetBuilds:
 
     def _readable_sessions(self) -> dict[str, list[tuple[str, int]]]:
         """Complete sessions of contributors who deposited a key and do not object, by person."""
-        objecting = self.store.objecting()
+        objecting = ConsentRecords(store=self.store).objecting()
         with self.store.engine.connect() as c:
             rows = c.execute(
                 select(sessions.c.id, sessions.c.contributor_id, sessions.c.chunks)

@@ -167,7 +167,7 @@ class CollectorStore:
 
     def put_chunk(self, device: Device, session_id: str, idx: int, data: bytes, sha256: str) -> bool:
         """Store one chunk; False when this exact chunk was stored before (a retry)."""
-        self._contributor_only(device)
+        self.contributor_only(device)
         _check_session_id(session_id)
         if idx < 0 or len(data) > MAX_CHUNK or not data:
             raise Invalid(f"a chunk needs an index >= 0 and 1..{MAX_CHUNK} bytes")
@@ -192,7 +192,7 @@ class CollectorStore:
         return True
 
     def complete(self, device: Device, session_id: str, count: int) -> None:
-        self._contributor_only(device)
+        self.contributor_only(device)
         with self.engine.begin() as c:
             self._consenting(c, device)
             row = self._own_session(c, device, session_id, create=False)
@@ -210,14 +210,14 @@ class CollectorStore:
 
     def uploaded(self, device: Device, session_id: str) -> list[int]:
         """Chunk indexes already stored: where a resumed upload continues."""
-        self._contributor_only(device)
+        self.contributor_only(device)
         with self.engine.connect() as c:
             self._own_session(c, device, session_id, create=False)
             return [r.idx for r in c.execute(select(chunks.c.idx).where(chunks.c.session_id == session_id)
                                              .order_by(chunks.c.idx))]
 
     def my_sessions(self, device: Device) -> list[dict[str, Any]]:
-        self._contributor_only(device)
+        self.contributor_only(device)
         with self.engine.connect() as c:
             rows = c.execute(select(sessions).where(sessions.c.contributor_id == device.contributor_id)
                              .order_by(sessions.c.id)).all()
@@ -226,7 +226,7 @@ class CollectorStore:
 
     def read_chunk(self, device: Device, session_id: str, idx: int) -> bytes:
         """One chunk of the device's own contributor's session (for `me export`); audited."""
-        self._contributor_only(device)
+        self.contributor_only(device)
         with self.engine.begin() as c:
             self._own_session(c, device, session_id, create=False)
             if c.execute(select(chunks.c.idx).where((chunks.c.session_id == session_id)
@@ -240,7 +240,7 @@ class CollectorStore:
         included), then every session, chunk, blob, consent record and device; datasets built
         from them turn stale and their files are deleted until rebuilt. The audit log keeps
         only that a device id erased something. Returns the sessions removed."""
-        self._contributor_only(device)
+        self.contributor_only(device)
         who = device.contributor_id
         with self.engine.begin() as c:
             c.execute(wrapped_keys.delete().where(wrapped_keys.c.contributor_id == who))
@@ -263,11 +263,11 @@ class CollectorStore:
             shutil.rmtree(self.datasets_dir / ds, ignore_errors=True)
         return len(ids)
 
-    # -- envelope keys and consent ---------------------------------------------------------
+    # -- envelope keys and objection ------------------------------------------------------
 
     def deposit_key(self, device: Device, wrapped: bytes) -> None:
         """Keep the contributor's data key wrapped for this collector; checked by unwrapping."""
-        self._contributor_only(device)
+        self.contributor_only(device)
         try:
             unwrap_key(wrapped, private=self._private, contributor=device.contributor_id)
         except DataKeyError as exc:
@@ -277,19 +277,6 @@ class CollectorStore:
             c.execute(wrapped_keys.insert().values(contributor_id=device.contributor_id, wrapped=wrapped,
                                                    created_ns=self._clock()))
             self.audit(c, device.id, "key_deposit", device.contributor_id)
-
-    def my_consent(self, device: Device) -> dict[str, Any]:
-        """What the collector holds about this contributor besides sessions: consent records
-        and whether a wrapped data key is on file."""
-        self._contributor_only(device)
-        who = device.contributor_id
-        with self.engine.connect() as c:
-            rows = c.execute(select(consent).where(consent.c.contributor_id == who).order_by(consent.c.at_ns))
-            records = [{"at_ns": r.at_ns, "action": r.action, "notice_version": r.notice_version}
-                       for r in rows]
-            keyed = c.execute(select(wrapped_keys.c.contributor_id)
-                              .where(wrapped_keys.c.contributor_id == who)).first() is not None
-        return {"consent": records, "key_on_file": keyed}
 
     def keyed_contributors(self) -> set[str]:
         with self.engine.connect() as c:
@@ -314,37 +301,13 @@ class CollectorStore:
         return None if row is None else unwrap_key(row.wrapped, private=self._private,
                                                    contributor=contributor_id)
 
-    def record_consent(self, device: Device, entries: list[tuple[int, str, str | None]]) -> bool:
-        """Add the device's consent ledger entries (at_ns, accept|withdraw, notice version);
-        repeats are ignored. Returns whether the contributor now objects."""
-        self._contributor_only(device)
-        with self.engine.begin() as c:
-            mine = consent.c.contributor_id == device.contributor_id
-            held = c.execute(select(consent.c.at_ns, consent.c.action).where(mine))
-            have = {(r.at_ns, r.action) for r in held}
-            new = [e for e in dict.fromkeys(entries) if (e[0], e[1]) not in have]
-            for at_ns, action, version in new:
-                c.execute(consent.insert().values(contributor_id=device.contributor_id, at_ns=at_ns,
-                                                  action=action, notice_version=version))
-            if new:
-                self.audit(c, device.id, "consent", device.contributor_id,
-                           ",".join(sorted({a for _, a, _ in new})))
-            return self._objects(c, device.contributor_id)
-
-    def objecting(self) -> set[str]:
-        """Contributors whose latest consent record is a withdrawal."""
-        with self.engine.connect() as c:
-            rows = c.execute(select(consent).order_by(consent.c.at_ns)).all()
-        latest = {r.contributor_id: r.action for r in rows}
-        return {who for who, action in latest.items() if action == "withdraw"}
-
-    def _objects(self, c: Connection, contributor_id: str) -> bool:
+    def objects(self, c: Connection, contributor_id: str) -> bool:
         last = c.execute(select(consent.c.action).where(consent.c.contributor_id == contributor_id)
                          .order_by(consent.c.at_ns.desc()).limit(1)).first()
         return last is not None and last.action == "withdraw"
 
     def _consenting(self, c: Connection, device: Device) -> None:
-        if self._objects(c, device.contributor_id):
+        if self.objects(c, device.contributor_id):
             raise Forbidden("this contributor withdrew consent; nothing more is accepted until they"
                             " acknowledge the notice again")
 
@@ -363,7 +326,7 @@ class CollectorStore:
     def my_audit(self, device: Device) -> list[dict[str, Any]]:
         """Who read, exported or changed anything of this contributor's, including datasets
         built from their sessions and every read of those."""
-        self._contributor_only(device)
+        self.contributor_only(device)
         with self.engine.connect() as c:
             mine = {r.id for r in c.execute(select(sessions.c.id)
                                             .where(sessions.c.contributor_id == device.contributor_id))}
@@ -407,7 +370,7 @@ class CollectorStore:
     # -- helpers ---------------------------------------------------------------------------
 
     @staticmethod
-    def _contributor_only(device: Device) -> None:
+    def contributor_only(device: Device) -> None:
         if device.role != "contributor":
             raise Forbidden("only a contributor's device holds sessions")
 
