@@ -54,6 +54,13 @@ def test_a_recorder_follows_the_collectors_policy_consent_and_region(tmp_path: P
 
         too_few = cli("admin", "dataset", "build", *admin, env=env, check=False)
         assert too_few.returncode == 2 and "at least 10 contributors" in too_few.stderr
+
+        device = json.loads((tmp_path / "device" / "collector.json").read_text())["device_id"]
+        assert f"revoked device {device}" in cli("admin", "revoke", device, *admin, env=env).stdout
+        revoked = cli("consent", "show", *dev, env=env, check=False)  # a lost laptop's credential is dead
+        assert revoked.returncode == 2 and "401" in revoked.stderr
+        unknown = cli("admin", "revoke", "nosuchdevice", *admin, env=env, check=False)
+        assert unknown.returncode == 2 and "no device nosuchdevice" in unknown.stderr
     finally:
         server.kill()
     offline = cli("consent", "show", *dev, env=env)  # the collector is gone: the cached policy serves
