@@ -128,7 +128,7 @@ class DataDir:
         """A sealed copy of a session without some events and screenshots, times rounded down
         to ``precision_ns``. A kept screenshot whose delta chain ran through a dropped one is
         stored whole, so nothing is rebuilt from what was dropped."""
-        from deskscribe.capture.screen import rebuild
+        from deskscribe.dataset.frames import FrameSource
         from deskscribe.events import FRAME
 
         def coarse(t: int) -> int:
@@ -150,13 +150,14 @@ class DataDir:
                 if n % 1000 == 999:
                     writer.flush()
             broken: set[int] = set()  # chains that lost a record
+            frames = FrameSource(reader=reader)  # ids ascend: each delta is applied once
             for frame_id in reader.frame_ids():
                 record = reader.frame_record(frame_id)
                 chain = record.frame_id if record.base is None else record.base
                 if frame_id in drop_frames:
                     broken.add(chain)
                 elif chain in broken:
-                    image = rebuild(reader.frame_chain(frame_id))
+                    image = frames.image(frame_id)
                     buf = io.BytesIO()
                     image.save(buf, format="PNG")
                     whole = FramePart(0, 0, image.width, image.height, buf.getvalue())

@@ -13,10 +13,12 @@ from deskscribe.events import FOCUS, FRAME, Event
 from deskscribe.store import SessionReader
 
 
-def session_actions(reader: SessionReader) -> tuple[list[Action], list[str]]:
-    """The actions a build would derive, and the apps they happened in."""
+def session_actions(reader: SessionReader, events: list[tuple[int, Event]] | None = None
+                    ) -> tuple[list[Action], list[str]]:
+    """The actions a build would derive, and the apps they happened in (from ``events`` when
+    the caller has decrypted them already)."""
     meta = reader.meta
-    events = list(reader.iter_events())
+    events = list(reader.iter_events()) if events is None else events
     params = ReduceParams(double_click_ms=meta.double_click_ms, double_click_px=meta.double_click_px)
     apps = sorted({str(e.data.get("app")) for _, e in events if e.kind == FOCUS and e.data.get("app")})
     return reduce_events(events, params), apps

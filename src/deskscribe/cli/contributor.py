@@ -13,7 +13,7 @@ import typer
 from deskscribe.cli.config import DataDirOpt
 
 if TYPE_CHECKING:
-    from deskscribe.datadir import DataDir
+    from deskscribe.datadir import DataDir, SessionInfo
 
 CREDENTIAL = "collector.json"
 
@@ -55,14 +55,14 @@ def upload(sessions: Annotated[list[str] | None, typer.Argument(
         raise UserError("you withdrew consent, so nothing is uploaded; `deskscribe consent accept`"
                         " takes part again")
     box = Outbox(path=cfg.data_dir / "outbox.json")
+    infos = {i.session_id: i for i in dd.sessions()}
     try:
-        _auto_approve(box, dd, cfg.data_dir)
+        _auto_approve(box, infos, cfg.data_dir)
         approved = box.approved()
         todo = list(sessions) if sessions else box.pending()
         done = approved - set(box.pending())
     except UploadError as exc:
         raise UserError(str(exc)) from None
-    infos = {i.session_id: i for i in dd.sessions()}
     for sid in todo:
         if sid not in infos:
             raise UserError(f"no session {sid} in {dd.root}")
@@ -93,7 +93,7 @@ def upload(sessions: Annotated[list[str] | None, typer.Argument(
             typer.echo(f"uploaded session {sid} ({sent} new chunks)")
 
 
-def _auto_approve(box: Any, dd: DataDir, root: Path) -> None:
+def _auto_approve(box: Any, infos: dict[str, SessionInfo], root: Path) -> None:
     """The policy may approve what the contributor left unreviewed for N hours (the notice says so)."""
     from deskscribe.cli.policy_source import cached
     from deskscribe.policy import PolicyError, parse_policy
@@ -105,7 +105,7 @@ def _auto_approve(box: Any, dd: DataDir, root: Path) -> None:
         hours = None
     if hours is None:
         return
-    sealed_at = {i.session_id: (i.started_wall_ns or 0) / 1e9 + i.duration_s for i in dd.sessions()
+    sealed_at = {i.session_id: (i.started_wall_ns or 0) / 1e9 + i.duration_s for i in infos.values()
                  if i.sealed and not i.error}
     for sid in box.auto_approve(sealed_at, hours):
         typer.echo(f"approved {sid} automatically: not reviewed within {hours:g} hours (see the notice)")
@@ -204,8 +204,8 @@ def _decode(path: Path, session_id: str, key: bytes, dest: Path) -> None:
     import shutil
     import tempfile
 
-    from deskscribe.capture.screen import rebuild
     from deskscribe.datadir import DataDir
+    from deskscribe.dataset.frames import FrameSource
     from deskscribe.keys import MemoryKeyBackend
 
     with tempfile.TemporaryDirectory() as tmp:
@@ -219,8 +219,9 @@ def _decode(path: Path, session_id: str, key: bytes, dest: Path) -> None:
             with open(dest / "events.jsonl", "w") as fh:
                 for event_id, event in reader.iter_events():
                     fh.write(json.dumps(event.to_json(event_id), ensure_ascii=False) + "\n")
+            frames = FrameSource(reader=reader)
             for frame_id in reader.frame_ids():
-                rebuild(reader.frame_chain(frame_id)).save(dest / "frames" / f"frame-{frame_id:06d}.png")
+                frames.image(frame_id).save(dest / "frames" / f"frame-{frame_id:06d}.png")
         finally:
             reader.close()
 

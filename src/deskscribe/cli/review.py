@@ -99,7 +99,7 @@ def drop(session_id: str,
         if not reader.sealed:
             raise UserError(f"session {session_id} is still recording or was cut off; stop it first")
         events = list(reader.iter_events())
-        actions, _ = session_actions(reader)
+        actions, _ = session_actions(reader, events)
     finally:
         reader.close()
     try:

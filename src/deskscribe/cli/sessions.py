@@ -81,13 +81,14 @@ def sessions_frames(session_id: str,
                     out: Annotated[Path, typer.Option("--out", help="Directory for the PNG files.")],
                     data_dir: DataDirOpt = None) -> None:
     """Write every stored screenshot of a session as a full PNG (keyframe + crops applied)."""
-    from deskscribe.capture.screen import rebuild
+    from deskscribe.dataset.frames import FrameSource
 
     _, dd = open_datadir(data_dir)
     reader = dd.open(session_id)
     out.mkdir(parents=True, exist_ok=True)
     ids = reader.frame_ids()
+    frames = FrameSource(reader=reader)
     for frame_id in ids:
-        rebuild(reader.frame_chain(frame_id)).save(out / f"frame-{frame_id:06d}.png")
+        frames.image(frame_id).save(out / f"frame-{frame_id:06d}.png")
     reader.close()
     typer.echo(f"wrote {len(ids)} frames to {out}")

@@ -146,15 +146,16 @@ class DatasetBuilds:
 
     def files(self, device: Device, dataset_id: str) -> list[str]:
         _require(device, "ml_engineer")
-        return self._files(self._ready(dataset_id))
+        self._ready(dataset_id)
+        return self._files(self.store.datasets_dir / dataset_id)
 
     def read(self, device: Device, dataset_id: str, name: str) -> bytes:
         """One file of a ready dataset, decrypted; every read is in the audit log."""
         _require(device, "ml_engineer")
-        root = self._ready(dataset_id)
+        row, root = self._ready(dataset_id), self.store.datasets_dir / dataset_id
         if name not in self._files(root):
             raise NotFound(f"dataset {dataset_id} has no file {name}")
-        key = self.store.open_envelope(self._row(dataset_id)["key"], f"dataset/{dataset_id}")
+        key = self.store.open_envelope(row["key"], f"dataset/{dataset_id}")
         with self.store.engine.begin() as c:
             self.store.audit(c, device.id, "dataset_read", f"{dataset_id}/{name}")
         sealer = Sealer(contributor_key=key, context=f"dataset/{dataset_id}")
@@ -210,11 +211,11 @@ class DatasetBuilds:
             raise NotFound(f"no dataset {dataset_id}")
         return {k: v for k, v in row._mapping.items() if not (shown and k == "key")}
 
-    def _ready(self, dataset_id: str) -> Path:
+    def _ready(self, dataset_id: str) -> dict[str, Any]:
         row = self._row(dataset_id)
         if row["state"] != "ready":
             raise Conflict(f"dataset {dataset_id} is {row['state']} ({row['stale_reason']}); use its rebuild")
-        return self.store.datasets_dir / dataset_id
+        return row
 
     @staticmethod
     def _files(root: Path) -> list[str]:
