@@ -3,6 +3,8 @@
 Each recorder runs as its own process on a fresh virtual display with a designated xterm:
   1. idle: 20 s with nothing happening          -> CPU % of one core
   2. flood: XTEST pointer motion at 3000 ev/s   -> CPU µs per event, events dropped
+     key flood: XTEST typing at 200 keys/s, Enter every 40 keys -> CPU µs per key event (each
+     press asks the terminal's pty whether it reads a secret, and every line is scanned)
   3. office minute: moves, clicks, typing, scrolls (same script for both) -> CPU %, bytes/hour
 CPU is read from /proc/PID/task/*/schedstat (ns, all threads).
 
@@ -29,6 +31,7 @@ from Xlib.ext import xtest
 from deskscribe.vdisplay import VirtualDisplay
 
 FLOOD_RATE = 3000
+KEY_RATE = 200
 FLOOD_Y = 500
 SENTENCES = ["Quarterly report draft: revenue up 4% in Q3.", "Send the invoice to accounts today.",
              "Meeting moved to Thursday 10:30, room B.", "ls -la /srv/reports | grep 2026",
@@ -124,6 +127,25 @@ def flood(vd: VirtualDisplay, seconds: float) -> int:
     return sent
 
 
+def key_flood(vd: VirtualDisplay, seconds: float) -> int:
+    """Lines of 40 letters and Enter at KEY_RATE keys/s; returns the key events injected."""
+    disp = display.Display(vd.name)
+    line = "the quick brown fox jumps over the dog\n"
+    codes = [disp.keysym_to_keycode(XK.XK_Return if c == "\n" else ord(c)) for c in line]
+    sent, start = 0, time.monotonic()
+    while (elapsed := time.monotonic() - start) < seconds:
+        while sent < int(elapsed * KEY_RATE):
+            code = codes[sent % len(codes)]
+            xtest.fake_input(disp, X.KeyPress, code)
+            xtest.fake_input(disp, X.KeyRelease, code)
+            sent += 1
+        disp.flush()
+        time.sleep(0.002)
+    disp.sync()
+    disp.close()
+    return 2 * sent
+
+
 def type_like_a_keyboard(disp: display.Display, text: str, delay: float) -> None:
     """XTEST key presses on the existing keymap (xdotool type remaps a scratch keycode per
     character, which no real keyboard does and which makes every X client re-read its keymap)."""
@@ -186,6 +208,10 @@ def measure(rec: Recorder, args: argparse.Namespace) -> dict[str, float]:
                 sent = flood(vd, args.flood_seconds)
                 time.sleep(2.0)  # let the recorder drain what it queued
                 out["flood_us_per_event"] = (cpu_ns(proc.pid) - c0) / 1e3 / sent
+                c0 = cpu_ns(proc.pid)
+                keys = key_flood(vd, args.flood_seconds)
+                time.sleep(2.0)
+                out["key_us_per_event"] = (cpu_ns(proc.pid) - c0) / 1e3 / keys
                 stop(proc)
                 out["flood_injected"] = sent
                 out["flood_dropped"] = sent - rec.flood_moves(work)
@@ -211,6 +237,7 @@ def main() -> None:
         results[rec.label] = measure(rec, args)
     ours, base = (results[r.label] for r in RECORDERS)
     rows = [("CPU µs per input event (3000 ev/s flood)", "flood_us_per_event", "{:.1f}"),
+            ("CPU µs per key event (200 keys/s, Enter every 40)", "key_us_per_event", "{:.1f}"),
             ("events injected in flood", "flood_injected", "{:.0f}"),
             ("events dropped in flood", "flood_dropped", "{:.0f}"),
             ("CPU % of one core, idle designated window", "idle_cpu_pct", "{:.2f}"),

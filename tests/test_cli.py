@@ -80,3 +80,24 @@ def test_doctor_explains_a_missing_display(tmp_path: Path) -> None:
     out = run("doctor", "--data-dir", str(tmp_path))
     assert out.returncode == 1
     assert "DISPLAY is not set" in out.stdout and "fix:" in out.stdout
+
+
+def test_policy_with_a_misspelt_key_is_one_line_naming_the_fix(tmp_path: Path) -> None:
+    typo = tmp_path / "policy.toml"
+    typo.write_text('designated_apps = ["XTerm"]\ndeny_lst = ["Jane Roe"]\n')
+    out = run("consent", "show", "--policy", str(typo), "--data-dir", str(tmp_path))
+    one_line_error(out, f"error: {typo}: unknown key 'deny_lst' (did you mean 'deny_list'?)")
+    assert out.stdout == ""  # no notice is shown for a policy that cannot be what it says
+
+
+@pytest.mark.parametrize(("config", "message"), [
+    ('[recorder]\nkey_stor = "file"\n', "unknown key 'recorder.key_stor' (did you mean 'recorder.key_store'?)"),
+    ('[recordr]\nkey_store = "file"\n', "unknown section [recordr] (did you mean [recorder]?)"),
+    ('key_store = "file"\n', "key_store belongs under [recorder]"),
+    ('[recorder]\nstorage_budget = 10\n', "unknown key 'recorder.storage_budget' (did you mean 'recorder.storage_budget_mb'?)"),
+])
+def test_config_file_with_an_unknown_setting_is_one_line(tmp_path: Path, config: str, message: str) -> None:
+    cfg = tmp_path / "config.toml"
+    cfg.write_text(config)
+    out = run("sessions", "list", "--data-dir", str(tmp_path), env_extra={"DESKSCRIBE_CONFIG": str(cfg)})
+    one_line_error(out, f"{cfg}: {message}")

@@ -65,7 +65,7 @@ def test_deleting_a_step_removes_its_keys_and_screenshot_and_keeps_the_rest(tmp_
 
     run("review", "approve", sid, "--data-dir", str(root))
     out = run("review", "drop", sid, "2", "--data-dir", str(root)).stdout
-    assert "needs approving again" in out and "1 screenshots" in out
+    assert "needs approving again" in out and "1 screenshot" in out
 
     after = run("review", "show", sid, "--data-dir", str(root)).stdout
     assert "takeover" not in after and after.count(" click ") == 2

@@ -178,14 +178,16 @@ class DataDir:
         size = _file_size(path)
         try:
             reader = self.open(session_id)
+            try:
+                events, frames, t_last = reader.counts()
+                sealed, started = reader.sealed, reader.meta.started_wall_ns
+            finally:
+                reader.close()
         except Exception as exc:  # a damaged file is listed, not fatal to the listing
-            return SessionInfo(session_id, path, size, False, 0, 0, 0.0, None, error=str(exc))
-        try:
-            events, frames, t_last = reader.counts()
-            return SessionInfo(session_id, path, size, reader.sealed, events, frames,
-                               t_last / 1e9, reader.meta.started_wall_ns)
-        finally:
-            reader.close()
+            why = str(exc) if isinstance(exc, StoreError | DataKeyError) else (
+                f"session file {path.name} is damaged ({exc or type(exc).__name__})")
+            return SessionInfo(session_id, path, size, False, 0, 0, 0.0, None, error=why)
+        return SessionInfo(session_id, path, size, sealed, events, frames, t_last / 1e9, started)
 
     def sessions(self) -> list[SessionInfo]:
         infos = [self.info(s) for s in self.session_ids()]

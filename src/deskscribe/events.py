@@ -13,7 +13,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Final
 
-SCHEMA_VERSION: Final = 2  # 2 added the ``text`` kind; a v1 session reads unchanged
+# 2 added the ``text`` kind; 3 added ``mods`` (modifiers held) to ``mouse_down``. Older
+# sessions read unchanged: their clicks carry no modifiers.
+SCHEMA_VERSION: Final = 3
 
 MOUSE_MOVE: Final = "mouse_move"
 MOUSE_DOWN: Final = "mouse_down"
@@ -87,8 +89,9 @@ def validate(event: Event) -> Event:
         raise SchemaError(f"unknown frame reason {event.data['reason']!r}")
     if event.kind in (MOUSE_DOWN, MOUSE_UP) and event.data["button"] not in BUTTONS:
         raise SchemaError(f"unknown button {event.data['button']!r}")
-    if event.kind in (KEY_DOWN, KEY_UP) and not set(event.data["mods"]) <= set(MODIFIERS):
-        raise SchemaError(f"unknown modifiers {sorted(set(event.data['mods']) - set(MODIFIERS))}")
+    mods = set(event.data.get("mods", ()))
+    if event.kind in (KEY_DOWN, KEY_UP, MOUSE_DOWN) and not mods <= set(MODIFIERS):
+        raise SchemaError(f"unknown modifiers {sorted(mods - set(MODIFIERS))}")
     return event
 
 

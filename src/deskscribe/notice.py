@@ -34,6 +34,7 @@ def render_notice(policy: Policy) -> str:
                             f" window's application, title and position; {frames}.", 92)
     removed = textwrap.fill(
         "Removed on this computer before anything is saved: keys typed into password prompts"
+        " (in a terminal: whenever it has turned its echo off, whatever program asks)"
         ' and password managers (only "<PASSWORD>" remains); card numbers, e-mail addresses,'
         " phone numbers, IBANs, US social security numbers, IP addresses, access keys and"
         f" tokens{deny} in typed text, window titles and screenshots ({replacement}).", 92)

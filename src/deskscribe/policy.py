@@ -6,10 +6,11 @@ matches no ``excluded_titles`` glob. Everything here is pure so the rules are ta
 
 from __future__ import annotations
 
+import difflib
 import fnmatch
 import hashlib
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -38,10 +39,16 @@ class Retention:
     datasets_days: int = 365
 
 
+RETENTION_KEYS = ("incomplete_days", "sessions_days", "datasets_days")
 REGION_REQUIREMENTS = ("dpia", "works_agreement")
 # Settings a region may set differently from the rest of the organisation.
 REGION_OVERRIDES = ("designated_apps", "excluded_titles", "screenshot_interval_s", "frames",
                     "timing_precision_ms", "deny_list", "synthetic_values")
+# Every key a policy document may hold; anything else is a typo that would silently switch a
+# protection off (``deny_lst``) or leave the notice promising something else.
+POLICY_KEYS = ("version", "designated_apps", "excluded_titles", "screenshot_interval_s", "frames",
+               "timing_precision_ms", "secure_apps", "secure_titles", "secure_commands", "deny_list",
+               "synthetic_values", "retention", "auto_approve_hours", "regions")
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,7 +104,26 @@ def _strings(raw: Mapping[str, Any], key: str, source: str, default: tuple[str, 
     return tuple(value)
 
 
+def unknown_key(keys: Iterable[str], valid: Iterable[str], *, where: str = "") -> str | None:
+    """What is wrong with the first key not in ``valid``, naming the nearest valid one; None when
+    every key is known. ``where`` prefixes the names, e.g. ``retention.``."""
+    allowed = list(valid)
+    for key in keys:
+        if key not in allowed:
+            near = difflib.get_close_matches(key, allowed, n=1)
+            hint = f"did you mean '{where}{near[0]}'?" if near else f"valid keys: {', '.join(allowed)}"
+            return f"unknown key '{where}{key}' ({hint})"
+    return None
+
+
+def _known_keys(raw: Mapping[str, Any], valid: Iterable[str], source: str, where: str = "") -> None:
+    problem = unknown_key(raw, valid, where=where)
+    if problem:
+        raise PolicyError(f"{source}: {problem}")
+
+
 def parse_policy(raw: Mapping[str, Any], *, source: str = "policy") -> Policy:
+    _known_keys(raw, POLICY_KEYS, source)
     apps = raw.get("designated_apps")
     if not isinstance(apps, list) or not all(isinstance(a, str) and a for a in apps):
         raise PolicyError(f"{source}: designated_apps must be a list of app-id globs, "
@@ -135,8 +161,9 @@ def parse_policy(raw: Mapping[str, Any], *, source: str = "policy") -> Policy:
 
 
 def _retention(raw: Any, source: str) -> Retention:
-    if not isinstance(raw, dict) or set(raw) - {"incomplete_days", "sessions_days", "datasets_days"}:
+    if not isinstance(raw, dict):
         raise PolicyError(f"{source}: [retention] takes incomplete_days, sessions_days and datasets_days")
+    _known_keys(raw, RETENTION_KEYS, source, "retention.")
     for k, v in raw.items():
         if not isinstance(v, int) or isinstance(v, bool) or v < 1:
             raise PolicyError(f"{source}: retention.{k} must be a whole number of days, at least 1")
@@ -158,12 +185,16 @@ def _regions(raw: Any, source: str) -> dict[str, Region]:
     for name, rule in raw.items():
         if not isinstance(rule, dict):
             raise PolicyError(f"{source}: regions.{name} must be a table")
+        fixed = sorted(set(rule) & set(POLICY_KEYS) - set(REGION_OVERRIDES))
+        if fixed:
+            raise PolicyError(f"{source}: regions.{name}.{fixed[0]} cannot differ by region; a region may"
+                              f" set requires, {', '.join(REGION_OVERRIDES)}")
+        _known_keys(rule, ("requires", *REGION_OVERRIDES), source, f"regions.{name}.")
         requires = _strings(rule, "requires", f"{source}: regions.{name}")
-        unknown = set(requires) - set(REGION_REQUIREMENTS) or set(rule) - {"requires", *REGION_OVERRIDES}
+        unknown = sorted(set(requires) - set(REGION_REQUIREMENTS))
         if unknown:
-            raise PolicyError(f"{source}: regions.{name}: unknown {', '.join(sorted(unknown))}; requires"
-                              f" takes {' and '.join(REGION_REQUIREMENTS)}, overrides are"
-                              f" {', '.join(REGION_OVERRIDES)}")
+            raise PolicyError(f"{source}: regions.{name}: unknown {', '.join(unknown)} in requires; requires"
+                              f" takes {' and '.join(REGION_REQUIREMENTS)}")
         out[name] = Region(requires=requires, overrides={k: v for k, v in rule.items() if k != "requires"})
     return out
 

@@ -25,12 +25,14 @@ from deskscribe.capture.base import (
     MOTION,
     Leaf,
     RawInput,
+    Rect,
     WindowInfo,
 )
 from deskscribe.capture.hotkey import Hotkey
 from deskscribe.capture.keyboard import KeyTranslator
+from deskscribe.capture.terminal import NoTerminals, Terminals
+from deskscribe.geometry import union
 from deskscribe.policy import Policy
-from deskscribe.redact.frames import union
 from deskscribe.redact.keystrokes import Scanner, TypingGuard, is_typing
 from deskscribe.redact.stage import FrameStage, Redactor
 from deskscribe.redact.text import replace
@@ -43,6 +45,10 @@ SCROLL_GAP_NS = 500_000_000
 # keys held from this long before the notification are not attributed to the window that
 # lost focus, since they may have gone to the new one.
 FOCUS_SLACK_NS = 300_000_000
+KEY_FRAME_GAP_NS = 250_000_000
+# How long a burst waits for the OCR of the prompt it may answer. The first frame of a session
+# is read whole, which takes a second or two on a busy machine; input waits in the inbox.
+PROMPT_WAIT_S = 5.0
 IDLE_RELEASE_NS = 3_000_000_000  # a typing burst is scanned and written after this much quiet
 _BUTTONS = {1: "left", 2: "middle", 3: "right", 8: "back", 9: "forward"}
 _SCROLL = {4: (0, 1), 5: (0, -1), 6: (-1, 0), 7: (1, 0)}  # (dx, dy) in wheel notches; up is +
@@ -51,6 +57,7 @@ _SCROLL = {4: (0, 1), 5: (0, -1), 6: (-1, 0), 7: (1, 0)}  # (dx, dy) in wheel no
 @dataclass(slots=True)
 class Stats:
     inputs_excluded: int = 0
+    inputs_paused: int = 0
     dropped: int = 0
     frames: int = 0
     recording_app: str | None = None
@@ -64,6 +71,7 @@ class Recorder:
     def __init__(self, *, leaf: Leaf, writer: SessionWriter, policy: Policy, scanner: Scanner,
                  redactor: Redactor, hotkey: Hotkey | None = None,
                  password_focus: Callable[[int], bool] = lambda mono_ns: False,
+                 terminals: Terminals | None = None,
                  clock: Callable[[], int] = time.monotonic_ns) -> None:
         self._leaf = leaf
         self._writer = writer
@@ -84,6 +92,10 @@ class Recorder:
         self._covered = False
         self._hotkey = hotkey
         self._password_focus = password_focus
+        self._terminals: Terminals = terminals or NoTerminals()
+        self._after_enter = True  # the next key may answer a prompt already on screen
+        self._latest_focus: WindowInfo | None = None
+        self._prompt_frame: int | None = None  # the frame that shows what the burst answers
         self._swallowed: set[int] = set()
         self._titles: dict[str, str] = {}
         self._gate_open = False
@@ -94,6 +106,7 @@ class Recorder:
         self._resume_at: int | None = None
         self._buttons_down: set[int] = set()
         self._last_key_ns = -TYPING_GAP_NS
+        self._after_special = False
         self._last_scroll_ns = -SCROLL_GAP_NS
         self._last_frame_ns = 0
         self._frame_version = -1
@@ -108,9 +121,16 @@ class Recorder:
         self._wake.set()
 
     def on_input(self, batch: list[RawInput]) -> None:
-        self._offer(("in", batch), len(batch))
+        """Whether the focused terminal reads a secret is asked here, when the keys arrive:
+        by the time the pipeline scans the burst the prompt may be over."""
+        secret = False
+        if self._gate_open and any(r.code == KEY_PRESS for r in batch):
+            pids = {f.pid for f in (self._current_focus, self._latest_focus) if f is not None}
+            secret = any(self._terminals.secret_input(pid) for pid in pids)
+        self._offer(("in", batch, secret), len(batch))
 
     def on_focus(self, mono_ns: int, info: WindowInfo | None) -> None:
+        self._latest_focus = info  # for the echo check of keys that arrive before the pipeline
         self._offer(("focus", mono_ns, info))
 
     @property
@@ -178,7 +198,7 @@ class Recorder:
                 item = self._inbox.popleft()
                 if item[0] == "in":
                     for raw in item[1]:
-                        self._input(raw)
+                        self._input(raw, item[2])
                 elif item[0] == "focus":
                     self._focus(self._rel(item[1]), item[2])
                 elif item[0] == "marker":
@@ -198,9 +218,12 @@ class Recorder:
             if self._guard.held and ((self._guard.idle_flush_allowed
                                       and now >= self._last_key_ns + IDLE_RELEASE_NS)
                                      or self._guard.too_long()):
-                self._release()
+                self._release(keep_line=True)
             if now >= self._last_frame_ns + interval_ns:
-                self._frame(now, "periodic", None, only_if_changed=True)
+                if self._guard.held:  # the screen shows a burst not yet scanned: wait a period
+                    self._last_frame_ns = now
+                else:
+                    self._frame(now, "periodic", None, only_if_changed=True)
             self.stats.frames_dropped = self._stage.dropped
             self._writer.flush()
 
@@ -214,12 +237,19 @@ class Recorder:
         else:
             self._writer.add_event(e)
 
-    def _release(self, *, enter: bool = False) -> None:
+    def _release(self, *, enter: bool = False, keep_line: bool = False) -> None:
         """End the typing burst: scan it and hand the result to the writer. A burst is secure
-        in a password window, or if a password field had focus at any time since it began."""
+        in a password window, or if a password field had focus at any time since it began.
+        Only a pause in typing (``keep_line``) leaves the field's text as context."""
         first = next((e.t_ns for e in self._guard.held if e.kind == ev.KEY_DOWN), None)
         secure = self._secure_window or (first is not None and self._password_focus(first + self._t0))
-        for e in self._guard.flush(enter=enter, secure_window=secure):
+        if self._prompt_frame is not None and first is not None and not secure \
+                and not self._guard.secret_expected:
+            shown = self._stage.prompt_shown(self._prompt_frame, PROMPT_WAIT_S)
+            self._prompt_frame = None
+            if shown is not False:  # a prompt, or no answer in time: the line is a password
+                self._guard.secret_lines = max(self._guard.secret_lines, 1)
+        for e in self._guard.flush(enter=enter, secure_window=secure, keep_line=keep_line):
             self._writer.add_event(e)
         self.stats.bursts_redacted = self._guard.stats_redacted
 
@@ -279,20 +309,25 @@ class Recorder:
             info = None
         if self.stats.paused:
             return  # not even which window is in front is stored while paused
-        moved = before is None or info is None or (before.app, before.pid) != (info.app, info.pid)
+        if self._gate_closed_for_good:
+            return
+        if info is not None and self._gate_open and info.same_window(before) \
+                and self._policy.is_designated(info.app, info.title):
+            self._retitle(t_ns, info)
+            return
+        moved = info is None or not info.same_window(before)
         if moved:  # the newest held keys may belong to the window now in front
             self.stats.inputs_excluded += self._guard.drop_keys_since(t_ns - FOCUS_SLACK_NS)
         self._release()
         if moved:
             self._guard.new_window()
+            self._after_enter, self._prompt_frame = True, None
         self._secure_window = info is not None and self._policy.is_secure(info.app, info.title)
         if info is not None and self._policy.is_designated(info.app, info.title):
             self._close_exclusion(t_ns)
             self._gate_open = True
             self.stats.recording_app = info.app
-            self._emit(t_ns, ev.FOCUS, {"app": info.app, "title": self._clean(info.title),
-                                        "pid": info.pid, "geometry": list(info.geometry),
-                                        "url": self._clean(info.url)})
+            self._emit(t_ns, ev.FOCUS, self._focus_data(info))
         elif self._gate_open or self._excluded_since is None:
             if self._gate_open:  # the designated screen as it was left
                 self._frame(t_ns, "final", None, only_if_changed=True)
@@ -302,18 +337,35 @@ class Recorder:
             self._keys.reset()
             self._buttons_down.clear()
 
-    def _input(self, raw: RawInput) -> None:
+    def _retitle(self, t_ns: int, info: WindowInfo) -> None:
+        """The window in front changed its title or URL, often because of the typing itself
+        (an editor marks the document modified): the burst goes on; the new title is scanned
+        and stored in order behind it. A burst begun in a password window stays secure."""
+        if self._guard.held:
+            self._guard.secret_typed |= self._secure_window
+        self._secure_window = self._policy.is_secure(info.app, info.title)
+        self.stats.recording_app = info.app
+        self._emit(t_ns, ev.FOCUS, self._focus_data(info))
+
+    def _focus_data(self, info: WindowInfo) -> dict[str, Any]:
+        return {"app": info.app, "title": self._clean(info.title), "pid": info.pid,
+                "geometry": list(info.geometry), "url": self._clean(info.url)}
+
+    def _input(self, raw: RawInput, secret: bool = False) -> None:
         if self._hotkey is not None and raw.code in (KEY_PRESS, KEY_RELEASE) and self._toggle(raw):
             return
         covered = not self._leaf.layout.any_kept
         if covered != self._covered:
             self._cover(self._rel(raw.mono_ns), covered)
+        if self.stats.paused:
+            self.stats.inputs_paused += 1
+            return
         if not self._gate_open or self._gate_closed_for_good:
             self.stats.inputs_excluded += 1
             return
         t = self._rel(raw.mono_ns)
         if raw.code in (KEY_PRESS, KEY_RELEASE):
-            self._key(t, raw)
+            self._key(t, raw, secret)
         elif raw.code == BUTTON_RELEASE:
             if raw.detail in self._buttons_down:
                 self._buttons_down.discard(raw.detail)
@@ -336,7 +388,8 @@ class Recorder:
             self._frame(t, "pre_action", raw.server_ms)
             self._buttons_down.add(raw.detail)
             self._last_key_ns = -TYPING_GAP_NS  # typing after a click is a new burst
-            self._emit(t, ev.MOUSE_DOWN, {"x": raw.x, "y": raw.y, "button": _BUTTONS[raw.detail]})
+            self._emit(t, ev.MOUSE_DOWN, {"x": raw.x, "y": raw.y, "button": _BUTTONS[raw.detail],
+                                          "mods": self._keys.mods()})
 
     def _toggle(self, raw: RawInput) -> bool:
         """The pause hotkey: True when this key belongs to it and is not recorded."""
@@ -363,15 +416,17 @@ class Recorder:
         else:
             self._focus(t, self._current_focus)
 
-    def _key(self, t: int, raw: RawInput) -> None:
+    def _key(self, t: int, raw: RawInput, secret: bool) -> None:
         keysyms = self._leaf.keymap.keysyms(raw.detail)
         if raw.code == KEY_PRESS:
             key, char, mods = self._keys.press(raw.detail, keysyms)
-            typing = is_typing(key, char, mods)
+            typing, enter = is_typing(key, char, mods), key in ("enter", "linefeed")
             if not typing:
-                self._release(enter=key in ("enter", "linefeed"))
-            if t - self._last_key_ns >= TYPING_GAP_NS:
-                self._frame(t, "pre_action", raw.server_ms)
+                self._guard.secret_typed |= secret  # the burst this key ends was typed at a prompt
+                self._release(enter=enter)
+            self._key_frame(t, raw.server_ms, special=not typing, enter=enter)
+            if typing:
+                self._guard.secret_typed |= secret
             self._last_key_ns = t
             data = {"key": key, "char": char, "vk": raw.detail, "mods": mods}
             if typing:
@@ -385,21 +440,45 @@ class Recorder:
                 return
             self._emit(t, ev.KEY_UP, {"key": key, "char": char, "vk": raw.detail, "mods": mods})
 
-    def _frame(self, t: int, reason: str, before_ms: int | None, *, only_if_changed: bool = False) -> None:
+    def _key_frame(self, t: int, server_ms: int, *, special: bool, enter: bool) -> None:
+        """The screen before a key: at the start of a burst, and, if it changed, before Enter
+        or a chord (the text just typed) and before the first key after one (a new line or a
+        prompt), at most every KEY_FRAME_GAP_NS so held arrow keys do not flood the redactor.
+        The first key typed after Enter or a focus change into a terminal that a program (not
+        the shell) holds always gets one: its last line may be a password prompt the burst
+        answers, from ssh or anything else that reads keys raw."""
+        focus = self._current_focus
+        if self._guard.held and not self._guard.idle_flush_allowed:
+            pass  # a password half typed: no frame until it is scanned
+        elif self._after_enter and not special and focus is not None \
+                and self._terminals.program_in_front(focus.pid):
+            self._prompt_frame = self._frame(t, "pre_action", server_ms, prompt_window=Rect(*focus.geometry))
+        elif t - self._last_key_ns >= TYPING_GAP_NS:
+            if self._guard.held:  # the screen shows the burst so far: scan it first
+                self._release(keep_line=True)
+            self._frame(t, "pre_action", server_ms)
+        elif (special or self._after_special) and t - self._last_frame_ns >= KEY_FRAME_GAP_NS:
+            self._frame(t, "pre_action", server_ms, only_if_changed=True)
+        self._after_special = special
+        self._after_enter = enter or (self._after_enter and special)
+
+    def _frame(self, t: int, reason: str, before_ms: int | None, *, only_if_changed: bool = False,
+               prompt_window: Rect | None = None) -> int | None:
         self._last_frame_ns = t
         if not self._policy.frames or self.stats.frames_paused or not self._gate_open \
                 or self._gate_closed_for_good:
-            return
+            return None
         if not self._leaf.layout.any_kept:
-            return
+            return None
         pixels, version = self._leaf.screen.snapshot(before_ms)
         if only_if_changed and version == self._frame_version:
-            return
+            return None
         self._frame_version = version
         frame_id = self._writer.reserve_frame_id()
-        kept = self._leaf.layout.kept_rects
-        self._stage.submit(frame_id, t, pixels, kept)  # stored only once redacted
+        kept = self._leaf.layout.visible_kept
+        self._stage.submit(frame_id, t, pixels, kept, prompt_window)  # stored only once redacted
         self.stats.frames += 1
         box = union(kept)  # where designated pixels can be: the rest of the frame is black
         region = [box.x, box.y, box.width, box.height]
         self._emit(t, ev.FRAME, {"frame_id": frame_id, "reason": reason, "region": region})
+        return frame_id

@@ -141,6 +141,11 @@ class Outbox:
             part.pop(session_id, None)
         self._write(state)
 
+    def remove(self) -> None:
+        """Erasure: the outbox names session ids, so it goes with them."""
+        for path in (self.path, self.path.with_suffix(".tmp")):
+            path.unlink(missing_ok=True)
+
     def auto_approve(self, sealed_at: dict[str, float], hours: float) -> list[str]:
         """Approve sessions sealed more than ``hours`` ago that are not approved yet (the
         policy's auto-approval, announced in the notice); returns them."""

@@ -113,8 +113,20 @@ class VirtualDisplay:
             time.sleep(0.05)
         raise VirtualDisplayError("the window manager did not start")
 
+    @property
+    def app_env(self) -> dict[str, str]:
+        """What programs on this desktop see: a profile of their own, so an editor killed on
+        another desktop does not greet this one with a session-restore dialog."""
+        env = self.env
+        if self._tmp is not None:
+            for var in ("XDG_CONFIG_HOME", "XDG_DATA_HOME", "XDG_CACHE_HOME", "XDG_STATE_HOME"):
+                path = Path(self._tmp.name) / "apps" / var.lower()
+                path.mkdir(parents=True, exist_ok=True)
+                env[var] = str(path)
+        return env
+
     def spawn(self, args: Sequence[str]) -> subprocess.Popen[bytes]:
-        proc = subprocess.Popen(list(args), env=self.env, stdout=subprocess.DEVNULL,
+        proc = subprocess.Popen(list(args), env=self.app_env, stdout=subprocess.DEVNULL,
                                 stderr=subprocess.DEVNULL)
         self._procs.append(proc)
         return proc

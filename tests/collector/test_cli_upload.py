@@ -148,8 +148,9 @@ def test_export_then_erasure_leaves_nothing_of_the_contributor(tmp_path: Path, e
         assert len(decoded) == 50 and all(e["t_ns"] % 100_000_000 == 0 for e in decoded)  # JSON, as held
         assert json.loads((tmp_path / "export" / "sessions" / sid / "meta.json").read_text())["session_id"] == sid
 
+        assert (alice / "outbox.json").exists() and (alice / "contributor.json").exists()
         out = cli("me", "delete", "--yes", "--data-dir", str(alice), env=env)
-        assert "erased 1 sessions" in out.stdout
+        assert "the collector erased 1 session\n" in out.stdout
         audit = cli("admin", "audit", "verify", "--db", server.db, "--data-dir", str(tmp_path / "srv"), env=env)
         assert audit.stdout.strip() == "audit log intact"
     finally:
@@ -166,6 +167,10 @@ def test_export_then_erasure_leaves_nothing_of_the_contributor(tmp_path: Path, e
     assert exported[middle:middle + 64] not in server_bytes
     assert list((alice / "sessions").iterdir()) == [] and not (alice / "contributor.key").exists()
     assert not (alice / "collector.json").exists()
+    # Nothing left names alice's sessions or her pseudonym: not the outbox, not contributor.json.
+    left = sorted(p.name for p in alice.rglob("*") if p.is_file())
+    assert not {"outbox.json", "contributor.json"} & set(left), left
+    assert not (alice / "outbox").exists() and not any(sid in name for name in left), left
     # The exported copy outlives the erasure but can no longer be read: the key is gone.
     (alice / "sessions" / f"{sid}.db").write_bytes(local)
     dump = cli("sessions", "dump", sid, "--data-dir", str(alice), env=env, check=False)

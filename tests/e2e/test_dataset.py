@@ -294,3 +294,37 @@ def test_replay_reproduces_a_recorded_episode(tmp_path: Path) -> None:
     assert lines[-1].startswith("replayed episode") and "5/5 steps reproduce" in lines[-1], result.stdout
     broken = deskscribe("replay", str(tmp_path), "--launch", "xterm", check=False)
     assert broken.returncode == 2 and "no steps.jsonl" in broken.stderr
+
+
+def test_modifier_clicks_keep_their_modifiers(vd: VirtualDisplay, tmp_path: Path) -> None:
+    """A shift-click and a ctrl-click are not clicks: the dataset and its code say which keys
+    were held, and a plain click says none."""
+    policy = tmp_path / "policy.toml"
+    policy.write_text('designated_apps = ["XTerm"]\nscreenshot_interval_s = 30\n')
+    proc = vd.spawn(["xterm", "-T", "Modifiers", "-geometry", "60x10+680+420", "-e", "cat"])
+    try:
+        vd.activate(vd.wait_window(name="Modifiers"))
+        rec = RecorderProcess(vd=vd, data_dir=tmp_path / "data", policy=policy).start()
+        x = vd.xdotool
+        for point, chord in (((760, 470), ["keydown", "shift", "click", "1", "keyup", "shift"]),
+                             ((860, 500), ["keydown", "ctrl", "click", "1", "keyup", "ctrl"]),
+                             ((800, 530), ["click", "1"])):
+            x("mousemove", "--sync", *map(str, point))
+            x(*chord)
+            time.sleep(0.6)
+        rec.stop()
+    finally:
+        proc.terminate()
+    out = {fmt: tmp_path / fmt for fmt in ("jsonl", "chat")}
+    for fmt, path in out.items():
+        deskscribe("build", "--data-dir", str(rec.data_dir), "--out", str(path), "--format", fmt)
+    steps = [json.loads(line) for line in (out["jsonl"] / "steps.jsonl").read_text().splitlines()]
+    clicks = [pixels(s["action"]) | {"keys": s["action"]["keys"]} for s in steps if s["action"]["type"] == "click"]
+    assert [(round(c["x"]), round(c["y"]), c["keys"], c["count"]) for c in clicks] == [
+        (760, 470, ["shift"], 1), (860, 500, ["ctrl"], 1), (800, 530, [], 1)]
+    code = [json.loads(line)["conversations"][1]["value"]
+            for line in (out["chat"] / "chat.jsonl").read_text().splitlines()]
+    assert code[:3] == [
+        f"pyautogui.keyDown('shift')\npyautogui.click(x={760 / W:.4f}, y={470 / H:.4f})\npyautogui.keyUp('shift')",
+        f"pyautogui.keyDown('ctrl')\npyautogui.click(x={860 / W:.4f}, y={500 / H:.4f})\npyautogui.keyUp('ctrl')",
+        f"pyautogui.click(x={800 / W:.4f}, y={530 / H:.4f})"]

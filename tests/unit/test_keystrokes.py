@@ -73,7 +73,7 @@ def test_a_burst_with_pii_becomes_one_text_event_without_keys(scanner: TextScann
 def test_a_number_split_over_two_bursts_is_still_found(scanner: TextScanner) -> None:
     g = guard(scanner)
     feed(g, keys("card 4111 1111 "))
-    first = g.flush()  # idle: nothing recognisable yet
+    first = g.flush(keep_line=True)  # a pause in typing: nothing recognisable yet
     assert first and first[0].kind == ev.KEY_DOWN
     feed(g, keys("1111 1111", t0=100))
     out = g.flush(enter=True)
@@ -128,3 +128,40 @@ def test_keys_held_just_before_a_focus_change_are_dropped(scanner: TextScanner) 
     out = g.flush()
     assert typed_text(out) == ("early ", 0)
     assert g.suppress_up == {int(late[-1].data["vk"])}  # its release must not be stored
+
+
+def test_a_field_ends_where_the_next_key_or_click_says_so(scanner: TextScanner) -> None:
+    """Tab, a click or any special key ends the field: its text is no context for the next."""
+    g = guard(scanner)
+    feed(g, keys("Zx9QrT7Lp2W88aaB4kPq"))
+    assert [e.kind for e in g.flush()] == [ev.TEXT]  # a secret-looking reference
+    feed(g, keys("meet me at noon", t0=100))
+    out = g.flush(enter=True)
+    assert typed_text(out) == ("meet me at noon", 0)
+
+
+def test_a_password_is_never_context_for_what_follows(scanner: TextScanner) -> None:
+    g = guard(scanner)
+    feed(g, keys("Xk2Lm9Qp7Rt4Vz8W"))
+    assert g.flush(secure_window=True, keep_line=True)[0].data["text"] == "<PASSWORD>"
+    feed(g, keys("http://intranet/wiki", t0=100))
+    assert typed_text(g.flush(enter=True)) == ("http://intranet/wiki", 0)
+
+
+def test_a_command_is_recognised_across_a_tab_completion(scanner: TextScanner) -> None:
+    g = guard(scanner)
+    feed(g, keys("sudo apt upg"))
+    g.flush()  # Tab completes the word
+    feed(g, keys("rade", t0=100))
+    g.flush(enter=True)
+    assert not g.idle_flush_allowed  # the password prompt of sudo comes next
+
+
+def test_keys_typed_while_the_terminal_had_echo_off_are_a_password(scanner: TextScanner) -> None:
+    g = guard(scanner)
+    feed(g, keys("plainlooking"))
+    g.secret_typed = True
+    out = g.flush(enter=True)
+    assert [e.data.get("text") for e in out] == ["<PASSWORD>"]
+    feed(g, keys("ls -l", t0=100))  # echo is back on: ordinary text again
+    assert typed_text(g.flush(enter=True)) == ("ls -l", 0)

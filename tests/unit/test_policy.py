@@ -69,3 +69,35 @@ def test_key_events_name_only_known_modifiers() -> None:
     validate(Event(t_ns=0, kind="key_down", data=ok))
     with pytest.raises(SchemaError, match="unknown modifiers"):
         validate(Event(t_ns=0, kind="key_down", data={**ok, "mods": ["hyper"]}))
+
+
+@pytest.mark.parametrize(("extra", "message"), [
+    ({"deny_lst": ["Jane Roe"]}, "unknown key 'deny_lst' (did you mean 'deny_list'?)"),
+    ({"screenshot_intervall_s": 5}, "unknown key 'screenshot_intervall_s' (did you mean 'screenshot_interval_s'?)"),
+    ({"retention": {"sessions_dys": 30}}, "unknown key 'retention.sessions_dys' (did you mean 'retention.sessions_days'?)"),
+    ({"regions": {"DE": {"requires": ["dpia"], "deny_lst": ["x"]}}},
+     "unknown key 'regions.DE.deny_lst' (did you mean 'regions.DE.deny_list'?)"),
+    ({"zzz": 1}, "unknown key 'zzz' (valid keys: version, designated_apps,"),
+    ({"regions": {"DE": {"secure_apps": ["x"]}}}, "regions.DE.secure_apps cannot differ by region; a region may set"),
+])
+def test_unknown_keys_are_errors_naming_the_nearest_valid_one(extra: dict[str, object], message: str) -> None:
+    """A typo must not silently switch a protection off or leave the notice promising something else."""
+    with pytest.raises(PolicyError) as caught:
+        parse_policy({"designated_apps": ["XTerm"], **extra}, source="policy.toml")
+    assert str(caught.value).startswith(f"policy.toml: {message}"), str(caught.value)
+
+
+def test_every_documented_key_is_accepted() -> None:
+    policy = parse_policy({
+        "version": "1", "designated_apps": ["XTerm"], "excluded_titles": [], "screenshot_interval_s": 5,
+        "frames": True, "timing_precision_ms": 100, "secure_apps": [], "secure_titles": [], "secure_commands": [],
+        "deny_list": ["Jane Roe"], "synthetic_values": False, "auto_approve_hours": 24,
+        "retention": {"incomplete_days": 1, "sessions_days": 2, "datasets_days": 3},
+        "regions": {"DE": {"requires": ["dpia"], "frames": False, "deny_list": ["Falcon"]}},
+    })
+    assert policy.deny_list == ("Jane Roe",) and policy.retention.datasets_days == 3
+
+
+def test_a_region_requirement_that_does_not_exist_is_named() -> None:
+    with pytest.raises(PolicyError, match=r"regions\.FR: unknown blessing in requires"):
+        parse_policy({"designated_apps": ["XTerm"], "regions": {"FR": {"requires": ["blessing"]}}})

@@ -12,12 +12,21 @@ def ev(t_ms: int, kind: str, **data: Any) -> Event:
     return Event(t_ns=t_ms * MS, kind=kind, data=data)
 
 
-def down(t: int, x: int, y: int, button: str = "left") -> list[Event]:
-    return [ev(t, "mouse_down", x=x, y=y, button=button)]
+def down(t: int, x: int, y: int, button: str = "left", mods: tuple[str, ...] | None = None) -> list[Event]:
+    """A press; ``mods=None`` is a session from before schema 3, whose presses have no ``mods``."""
+    data: dict[str, Any] = {"x": x, "y": y, "button": button}
+    if mods is not None:
+        data["mods"] = list(mods)
+    return [ev(t, "mouse_down", **data)]
 
 
-def click(t: int, x: int, y: int, button: str = "left", held: int = 50) -> list[Event]:
-    return [ev(t, "mouse_down", x=x, y=y, button=button), ev(t + held, "mouse_up", x=x, y=y, button=button)]
+def click(t: int, x: int, y: int, button: str = "left", held: int = 50,
+          mods: tuple[str, ...] | None = None) -> list[Event]:
+    return down(t, x, y, button, mods) + [ev(t + held, "mouse_up", x=x, y=y, button=button)]
+
+
+def at(x: int, y: int, count: int = 1, keys: tuple[str, ...] = ()) -> tuple[str, dict[str, Any]]:
+    return ("click", {"x": x, "y": y, "button": "left", "count": count, "keys": list(keys)})
 
 
 def key(t: int, name: str, char: str | None = None, mods: tuple[str, ...] = ()) -> list[Event]:
@@ -39,24 +48,24 @@ def actions(events: list[Event], **params: Any) -> list[tuple[str, dict[str, Any
 
 
 CASES: list[tuple[str, list[Event], list[tuple[str, dict[str, Any]]]]] = [
-    ("single click", click(0, 10, 20), [("click", {"x": 10, "y": 20, "button": "left", "count": 1})]),
+    ("single click", click(0, 10, 20), [("click", {"x": 10, "y": 20, "button": "left", "count": 1, "keys": []})]),
     ("double click", click(0, 10, 20) + click(150, 11, 21),
-     [("click", {"x": 10, "y": 20, "button": "left", "count": 2})]),
+     [("click", {"x": 10, "y": 20, "button": "left", "count": 2, "keys": []})]),
     ("triple click", click(0, 10, 20) + click(150, 10, 20) + click(300, 10, 20),
-     [("click", {"x": 10, "y": 20, "button": "left", "count": 3})]),
+     [("click", {"x": 10, "y": 20, "button": "left", "count": 3, "keys": []})]),
     ("two clicks too slow", click(0, 10, 20) + click(600, 10, 20),
-     [("click", {"x": 10, "y": 20, "button": "left", "count": 1})] * 2),
+     [("click", {"x": 10, "y": 20, "button": "left", "count": 1, "keys": []})] * 2),
     ("two clicks too far", click(0, 10, 20) + click(100, 40, 20),
-     [("click", {"x": 10, "y": 20, "button": "left", "count": 1}),
-      ("click", {"x": 40, "y": 20, "button": "left", "count": 1})]),
+     [("click", {"x": 10, "y": 20, "button": "left", "count": 1, "keys": []}),
+      ("click", {"x": 40, "y": 20, "button": "left", "count": 1, "keys": []})]),
     ("right then left is two clicks", click(0, 5, 5, "right") + click(100, 5, 5),
-     [("click", {"x": 5, "y": 5, "button": "right", "count": 1}),
-      ("click", {"x": 5, "y": 5, "button": "left", "count": 1})]),
+     [("click", {"x": 5, "y": 5, "button": "right", "count": 1, "keys": []}),
+      ("click", {"x": 5, "y": 5, "button": "left", "count": 1, "keys": []})]),
     ("drag", down(0, 10, 10) + [ev(50, "mouse_move", x=60, y=70),
                                 ev(100, "mouse_up", x=100, y=120, button="left")],
-     [("drag", {"x": 10, "y": 10, "x2": 100, "y2": 120, "button": "left"})]),
+     [("drag", {"x": 10, "y": 10, "x2": 100, "y2": 120, "button": "left", "keys": []})]),
     ("long press", click(0, 10, 10, held=900),
-     [("long_press", {"x": 10, "y": 10, "ms": 900, "button": "left"})]),
+     [("long_press", {"x": 10, "y": 10, "ms": 900, "button": "left", "keys": []})]),
     ("scroll burst merges", [ev(0, "scroll", x=5, y=5, dx=0, dy=-1), ev(100, "scroll", x=5, y=5, dx=0, dy=-1),
                              ev(200, "scroll", x=5, y=5, dx=1, dy=0)],
      [("scroll", {"x": 5, "y": 5, "dx": 1, "dy": -2})]),
@@ -77,19 +86,52 @@ CASES: list[tuple[str, list[Event], list[tuple[str, dict[str, Any]]]]] = [
     ("typing split by a pause", typed(0, "ab") + typed(1500, "cd"),
      [("type", {"text": "ab"}), ("type", {"text": "cd"})]),
     ("click ends typing", typed(0, "ab") + click(300, 1, 1) + typed(500, "c"),
-     [("type", {"text": "ab"}), ("click", {"x": 1, "y": 1, "button": "left", "count": 1}),
+     [("type", {"text": "ab"}), ("click", {"x": 1, "y": 1, "button": "left", "count": 1, "keys": []}),
       ("type", {"text": "c"})]),
     ("focus change ends typing", typed(0, "ab") + [ev(250, "focus", app="A", title="t", pid=1,
                                                        geometry=[0, 0, 1, 1], url=None)] + typed(300, "c"),
      [("type", {"text": "ab"}), ("type", {"text": "c"})]),
     ("hover without a click is a move", [ev(0, "mouse_move", x=50, y=60)] + [ev(2000, "mouse_move", x=90, y=90)]
      + click(2100, 90, 90), [("move", {"x": 50, "y": 60}),
-                             ("click", {"x": 90, "y": 90, "button": "left", "count": 1})]),
+                             ("click", {"x": 90, "y": 90, "button": "left", "count": 1, "keys": []})]),
     ("rest then click at the same point is only a click", [ev(0, "mouse_move", x=50, y=60)] + click(2000, 50, 60),
-     [("click", {"x": 50, "y": 60, "button": "left", "count": 1})]),
+     [("click", {"x": 50, "y": 60, "button": "left", "count": 1, "keys": []})]),
     ("quick pass-over is not a move", [ev(0, "mouse_move", x=50, y=60), ev(100, "mouse_move", x=70, y=60)]
-     + click(150, 70, 60), [("click", {"x": 70, "y": 60, "button": "left", "count": 1})]),
+     + click(150, 70, 60), [("click", {"x": 70, "y": 60, "button": "left", "count": 1, "keys": []})]),
     ("everything corrected away leaves nothing", typed(0, "ab") + key(200, "backspace") + key(300, "backspace"), []),
+    # modifiers held at a press (schema 3): pyautogui names in chord order, locks left out
+    ("shift-click", click(0, 10, 20, mods=("shift",)), [at(10, 20, keys=("shift",))]),
+    ("ctrl-click", click(0, 10, 20, mods=("ctrl",)), [at(10, 20, keys=("ctrl",))]),
+    ("a press without mods (schema 2) has none", click(0, 10, 20), [at(10, 20)]),
+    ("caps lock is not a held key", click(0, 10, 20, mods=("caps_lock",)), [at(10, 20)]),
+    ("modifier names and order as in chords", click(0, 10, 20, mods=("super", "shift", "altgr", "ctrl")),
+     [at(10, 20, keys=("ctrl", "shift", "win", "altright"))]),
+    ("shift-double-click", click(0, 10, 20, mods=("shift",)) + click(150, 10, 20, mods=("shift",)),
+     [at(10, 20, count=2, keys=("shift",))]),
+    ("a plain click after a shift-click is not its double click",
+     click(0, 10, 20, mods=("shift",)) + click(150, 10, 20, mods=()),
+     [at(10, 20, keys=("shift",)), at(10, 20)]),
+    ("ctrl-drag", down(0, 10, 10, mods=("ctrl",)) + [ev(100, "mouse_up", x=100, y=120, button="left")],
+     [("drag", {"x": 10, "y": 10, "x2": 100, "y2": 120, "button": "left", "keys": ["ctrl"]})]),
+    ("shift long press", click(0, 10, 10, held=900, mods=("shift",)),
+     [("long_press", {"x": 10, "y": 10, "ms": 900, "button": "left", "keys": ["shift"]})]),
+    ("modifier keys around a click are not key actions",
+     key(0, "shift", None, ("shift",)) + click(10, 5, 5, mods=("shift",)), [at(5, 5, keys=("shift",))]),
+    # no-ops: steps that change nothing are left out
+    ("scroll up and back down is no step", [ev(0, "scroll", x=5, y=5, dx=0, dy=1), ev(100, "scroll", x=5, y=5, dx=0, dy=-1)]
+     + click(1000, 5, 5), [at(5, 5)]),
+    ("scroll right and back is no step", [ev(0, "scroll", x=5, y=5, dx=1, dy=0), ev(100, "scroll", x=5, y=5, dx=-1, dy=0)],
+     []),
+    ("a press released within drag_px is a click", down(0, 10, 10) + [ev(50, "mouse_up", x=13, y=12, button="left")],
+     [at(10, 10)]),
+    ("resting where the last click was is no move",
+     click(0, 10, 20) + [ev(100, "mouse_move", x=60, y=60), ev(200, "mouse_move", x=10, y=20)] + key(2500, "f5"),
+     [at(10, 20), ("key", {"keys": ["f5"]})]),
+    ("resting where the pointer was left after a drag is no move",
+     down(0, 10, 10) + [ev(100, "mouse_up", x=100, y=120, button="left"), ev(200, "mouse_move", x=101, y=121),
+                        ev(300, "mouse_move", x=100, y=120)] + key(2500, "f5"),
+     [("drag", {"x": 10, "y": 10, "x2": 100, "y2": 120, "button": "left", "keys": []}),
+      ("key", {"keys": ["f5"]})]),
 ]
 
 
@@ -118,3 +160,17 @@ def test_simplify_keeps_corners_and_caps_points() -> None:
     assert [p[:2] for p in simplify(line, 1.0, 16)] == [(0, 0), (49, 0), (49, 49)]
     zigzag = [(i, (i % 2) * 50, 0) for i in range(100)]
     assert len(simplify(zigzag, 1.0, 16)) == 16
+
+
+def _focus(t: int, title: str, pid: int = 7, geometry: tuple[int, ...] = (0, 0, 400, 300)) -> list[Event]:
+    return [ev(t, "focus", app="Mousepad", title=title, pid=pid, geometry=list(geometry), url=None)]
+
+
+def test_a_window_retitling_itself_does_not_split_a_typing_burst() -> None:
+    events = _focus(0, "notes") + typed(10, "Qu") + _focus(215, "*notes") + typed(300, "arterly")
+    assert actions(events) == [("type", {"text": "Quarterly"})]
+
+
+def test_another_window_ends_the_burst() -> None:
+    events = _focus(0, "notes") + typed(10, "Qu") + _focus(215, "other", pid=8) + typed(300, "arterly")
+    assert actions(events) == [("type", {"text": "Qu"}), ("type", {"text": "arterly"})]

@@ -96,3 +96,15 @@ def test_keyframe_stores_only_the_content_box_and_rebuilds_exactly() -> None:
     assert rebuilt.sum() == 77 * 3 * 80 * 40
     black = FrameEncoder().encode(1, 0, np.zeros((10, 10, 4), np.uint8))
     assert black.parts == () and np.asarray(rebuild([black])).max() == 0
+
+
+def test_designated_windows_are_read_in_the_parts_nothing_covers() -> None:
+    from deskscribe.capture.base import Layout, Rect
+
+    editor, popup = Rect(0, 0, 400, 300), Rect(300, 50, 200, 100)
+    layout = Layout(800, 600, ((editor, True), (popup, False)))
+    parts = layout.visible_kept
+    assert sum(p.width * p.height for p in parts) == 400 * 300 - 100 * 100
+    assert Rect(0, 50, 300, 100) in parts  # the text left of the popup ends at its edge
+    assert not any(p.contains(350, 100) for p in parts)
+    assert Layout(800, 600, ((editor, True),)).visible_kept == (editor,)

@@ -459,7 +459,7 @@ class X11Leaf:
         geo = client.get_geometry()
         pos = self._root.translate_coords(client, 0, 0)
         return WindowInfo(app=app, title=title, pid=pid,
-                          geometry=(pos.x, pos.y, geo.width, geo.height))
+                          geometry=(pos.x, pos.y, geo.width, geo.height), window=int(client.id))
 
     def _refresh_layout(self) -> bool:
         """Re-read the window stack; True when what may be stored changed."""

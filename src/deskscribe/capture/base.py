@@ -13,6 +13,9 @@ from typing import NamedTuple, Protocol
 import numpy as np
 
 from deskscribe.capture.xsettings import PointerSettings
+from deskscribe.geometry import Rect, subtract
+
+__all__ = ["Rect"]  # re-exported: capture speaks of the screen in these rectangles
 
 # Raw input codes follow the X11 core event numbers; other leaves map onto them.
 KEY_PRESS = 2
@@ -44,17 +47,14 @@ class WindowInfo:
     pid: int | None
     geometry: tuple[int, int, int, int]
     url: str | None = None
+    window: int | None = None  # the OS's window id: tells a retitled window from another one
 
-
-@dataclass(frozen=True, slots=True)
-class Rect:
-    x: int
-    y: int
-    width: int
-    height: int
-
-    def contains(self, px: int, py: int) -> bool:
-        return self.x <= px < self.x + self.width and self.y <= py < self.y + self.height
+    def same_window(self, other: WindowInfo | None) -> bool:
+        if other is None:
+            return False
+        if self.window is not None and other.window is not None:
+            return self.window == other.window
+        return (self.app, self.pid) == (other.app, other.pid)
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,6 +70,7 @@ class Layout:
     windows: tuple[tuple[Rect, bool], ...] = ()
     _mask: list[np.ndarray] = field(default_factory=list, compare=False, repr=False)
     _visible: list[bool] = field(default_factory=list, compare=False, repr=False)
+    _parts: list[tuple[Rect, ...]] = field(default_factory=list, compare=False, repr=False)
 
     def designated_at(self, x: int, y: int) -> bool:
         for rect, keep in reversed(self.windows):
@@ -87,6 +88,22 @@ class Layout:
     @property
     def kept_rects(self) -> tuple[Rect, ...]:
         return tuple(r for r, keep in self.windows if keep)
+
+    @property
+    def visible_kept(self) -> tuple[Rect, ...]:
+        """The parts of designated windows no other window covers. Text is cut where a cover
+        begins just as at a window's edge, so the redactor reads each part on its own."""
+        if not self._parts:
+            parts: list[Rect] = []
+            for i, (rect, keep) in enumerate(self.windows):
+                if not keep:
+                    continue
+                pieces = [rect]
+                for above, _ in self.windows[i + 1:]:
+                    pieces = [p for piece in pieces for p in subtract(piece, above)]
+                parts += pieces
+            self._parts.append(tuple(parts))
+        return self._parts[0]
 
     def mask(self) -> np.ndarray:
         """Boolean HxW array, True where pixels may be stored. Computed once per layout."""

@@ -8,14 +8,16 @@ from __future__ import annotations
 
 import os
 import sys
-from typing import Annotated
+from pathlib import Path
+from typing import Annotated, Any
 
 import typer
+from typer.core import TyperOption
 
 from deskscribe import __version__
 from deskscribe.capture.base import CaptureUnavailable
 from deskscribe.cli import collector, consent, contributor, dataset, policy_source, record, review, sessions
-from deskscribe.cli.config import DataDirOpt, UserError, load_config, open_datadir
+from deskscribe.cli.config import DataDirOpt, UserError, load_config
 from deskscribe.control import ControlError
 from deskscribe.keys import DataKeyError
 from deskscribe.policy import PolicyError
@@ -24,8 +26,48 @@ from deskscribe.vdisplay import VirtualDisplayError
 
 __all__ = ["UserError", "app", "main"]
 
+
+def _flags_without_placeholder() -> None:
+    """Typer's rich help labels every on/off flag (--yes, --help) `<bool>`, as if it took a value;
+    a flag takes none, so it is shown bare."""
+    typed = TyperOption.display_type_rich
+    if getattr(typed, "bare_flags", False):
+        return
+
+    def display_type_rich(self: TyperOption, ctx: Any) -> str | None:
+        return None if self.is_flag else typed(self, ctx)
+
+    display_type_rich.bare_flags = True  # type: ignore[attr-defined]
+    TyperOption.display_type_rich = display_type_rich  # type: ignore[method-assign]
+
+
+_flags_without_placeholder()
+
+
+def _print_version(wanted: bool) -> None:
+    if wanted:
+        from importlib.metadata import PackageNotFoundError
+        from importlib.metadata import version as installed
+
+        try:
+            number = installed("deskscribe")
+        except PackageNotFoundError:  # run from a source tree that was never installed
+            number = __version__
+        typer.echo(f"deskscribe {number}")
+        raise typer.Exit()
+
+
 app = typer.Typer(help="Record work-app interaction with consent, redact on device, build agent datasets.",
                   no_args_is_help=True, pretty_exceptions_enable=False, add_completion=False)
+
+
+@app.callback()
+def _root(version: Annotated[bool, typer.Option(
+        "--version", callback=_print_version, is_eager=True, help="Print the version and exit.")] = False
+          ) -> None:
+    """The options every command shares; command groups do the work."""
+
+
 app.command(rich_help_panel="Recording")(record.record)
 app.command(rich_help_panel="Recording")(record.pause)
 app.command(rich_help_panel="Recording")(record.resume)
@@ -54,13 +96,14 @@ def doctor(data_dir: DataDirOpt = None,
 
 
 @app.command()
-def demo(data_dir: DataDirOpt = None) -> None:
+def demo(out: Annotated[Path | None, typer.Option(
+        "--out", "--data-dir", help="New or empty directory for everything the demo writes (default: a"
+                                    " new temporary one; never your own data directory).")] = None) -> None:
     """Start a virtual desktop with real apps, record a scripted session, show what was kept."""
     from deskscribe.demo import run_demo
 
-    _, dd = open_datadir(data_dir)
     try:
-        run_demo(datadir=dd, command=os.path.relpath(sys.argv[0]) if os.sep in sys.argv[0] else "deskscribe")
+        run_demo(out=out, command=os.path.relpath(sys.argv[0]) if os.sep in sys.argv[0] else "deskscribe")
     except (VirtualDisplayError, RuntimeError) as exc:
         raise UserError(f"demo failed: {exc}") from None
 
@@ -72,7 +115,8 @@ def version() -> None:
 
 
 app.add_typer(review.review_app, name="review", rich_help_panel="Collector")
-app.command(rich_help_panel="Collector")(contributor.enrol)
+# A code issued before codes were letters and digits may start with '-'; it is a code, not an option.
+app.command(rich_help_panel="Collector", context_settings={"ignore_unknown_options": True})(contributor.enrol)
 app.command(rich_help_panel="Collector")(contributor.upload)
 app.add_typer(contributor.me_app, name="me", rich_help_panel="Collector")
 app.command(rich_help_panel="Collector")(collector.serve)

@@ -6,6 +6,8 @@ need the same --db, --blobs and --key-file as `serve`.
 
 from __future__ import annotations
 
+import errno
+import socket
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -15,6 +17,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from deskscribe.cli.config import DataDirOpt, UserError
+from deskscribe.cli.plural import count
 
 if TYPE_CHECKING:
     from deskscribe.collector.store import CollectorStore, Device
@@ -83,7 +86,7 @@ def _steward() -> Device:
 
 def serve(db: DbOpt = None, blobs: BlobsOpt = None, key_file: KeyOpt = None,
           host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
-          port: Annotated[int, typer.Option(help="Port to listen on.")] = DEFAULT_PORT,
+          port: Annotated[int, typer.Option(help="Port to listen on (1-65535).")] = DEFAULT_PORT,
           data_dir: DataDirOpt = None) -> None:
     """Run the collector (embedded SQLite by default; --db postgresql://... in production).
     Retention is enforced at start and every hour."""
@@ -92,22 +95,55 @@ def serve(db: DbOpt = None, blobs: BlobsOpt = None, key_file: KeyOpt = None,
     from deskscribe.collector.app import create_app
     from deskscribe.collector.retention import sweep
 
+    if not 1 <= port <= 65535:
+        raise UserError(f"--port must be between 1 and 65535, not {port}")
     store = open_store(db, blobs, key_file, data_dir)
+    sockets = _listen(host, port)  # before the banner: a taken port is the only thing said
     stop = threading.Event()
 
     def retention() -> None:
         while True:
-            sweep(store)
+            try:
+                sweep(store)
+            except Exception as exc:  # a bad stored policy or a lost database: say so, try next hour
+                typer.echo(f"warning: retention sweep failed ({exc}); trying again in an hour", err=True)
             if stop.wait(RETENTION_EVERY_S):
                 return
 
     threading.Thread(target=retention, name="retention", daemon=True).start()
-    typer.echo(f"collector on http://{host}:{port} (database {store.engine.url.render_as_string()})",
+    shown = f"[{host}]" if ":" in host else host
+    typer.echo(f"collector on http://{shown}:{port} (database {store.engine.url.render_as_string()})",
                err=True)
     try:
-        uvicorn.run(create_app(store=store), host=host, port=port, log_level="warning")
+        uvicorn.Server(uvicorn.Config(create_app(store=store), log_level="warning")).run(sockets=sockets)
     finally:
         stop.set()
+        for sock in sockets:
+            sock.close()
+
+
+def _listen(host: str, port: int) -> list[socket.socket]:
+    """Sockets bound to every address ``host`` names, or one line saying why that cannot be."""
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+    except socket.gaierror as exc:
+        raise UserError(f"cannot listen on {host}: {exc.strerror}") from None
+    bound: list[socket.socket] = []
+    try:
+        for family, kind, proto, _, address in {(i[0], i[1], i[2], "", i[4]): None for i in infos}:
+            sock = socket.socket(family, kind, proto)
+            bound.append(sock)
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            if family == socket.AF_INET6:  # "::" and "0.0.0.0" side by side, as asyncio does
+                sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+            sock.bind(address)
+    except OSError as exc:
+        for sock in bound:
+            sock.close()
+        if exc.errno == errno.EADDRINUSE:
+            raise UserError(f"port {port} on {host} is in use") from None
+        raise UserError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
+    return bound
 
 
 @admin_app.command("enrol-code")
@@ -185,8 +221,8 @@ def dataset_build(fmt: Annotated[str, typer.Option("--format", help="hf, jsonl o
     with _refused():
         builds = DatasetBuilds(store=open_store(db, blobs, key_file, data_dir))
         row = builds.build(_steward(), fmt, precision_ms)
-    typer.echo(f"built dataset {row['id']}: {row['episodes']} episodes, {row['steps']} steps from"
-               f" {row['contributors']} contributors")
+    typer.echo(f"built dataset {row['id']}: {count(row['episodes'], 'episode')},"
+               f" {count(row['steps'], 'step')} from {count(row['contributors'], 'contributor')}")
 
 
 @dataset_app.command("rebuild")
@@ -198,8 +234,8 @@ def dataset_rebuild(dataset_id: str, db: DbOpt = None, blobs: BlobsOpt = None, k
     with _refused():
         builds = DatasetBuilds(store=open_store(db, blobs, key_file, data_dir))
         row = builds.rebuild(_steward(), dataset_id)
-    typer.echo(f"rebuilt {dataset_id} as {row['id']}: {row['steps']} steps from {row['contributors']}"
-               " contributors")
+    typer.echo(f"rebuilt {dataset_id} as {row['id']}: {count(row['steps'], 'step')} from"
+               f" {count(row['contributors'], 'contributor')}")
 
 
 @dataset_app.command("list")
@@ -210,8 +246,8 @@ def dataset_list(db: DbOpt = None, blobs: BlobsOpt = None, key_file: KeyOpt = No
 
     for row in DatasetBuilds(store=open_store(db, blobs, key_file, data_dir)).listing(_steward()):
         why = f"  ({row['stale_reason']})" if row["stale_reason"] else ""
-        typer.echo(f"{row['id']}  {row['state']:8s} {row['fmt']:5s} {row['steps']:7d} steps"
-                   f"  {row['contributors']} contributors{why}")
+        typer.echo(f"{row['id']}  {row['state']:8s} {row['fmt']:5s} {count(row['steps'], 'step'):>13s}"
+                   f"  {count(row['contributors'], 'contributor')}{why}")
 
 
 @admin_app.command("retention")
@@ -221,4 +257,4 @@ def retention_run(db: DbOpt = None, blobs: BlobsOpt = None, key_file: KeyOpt = N
     from deskscribe.collector.retention import sweep
 
     gone = sweep(open_store(db, blobs, key_file, data_dir))
-    typer.echo(f"expired {gone['sessions']} sessions and {gone['datasets']} datasets")
+    typer.echo(f"expired {count(gone['sessions'], 'session')} and {count(gone['datasets'], 'dataset')}")

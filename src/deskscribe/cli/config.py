@@ -3,6 +3,7 @@ environment and config files."""
 
 from __future__ import annotations
 
+import difflib
 import os
 import tomllib
 from dataclasses import dataclass
@@ -14,6 +15,7 @@ import typer
 from deskscribe.datadir import DataDir
 from deskscribe.keys import FileKeyBackend, KeyBackend, KeyringBackend, os_keyring_available
 from deskscribe.notice import LEDGER_NAME, Ledger
+from deskscribe.policy import unknown_key
 
 DEFAULT_BUDGET_MB = 2048
 DEFAULT_MIN_FREE_MB = 500
@@ -49,6 +51,7 @@ def load_config(data_dir: Path | None) -> Config:
             raw = tomllib.loads(path.read_text())
         except (tomllib.TOMLDecodeError, OSError) as exc:
             raise UserError(f"config file {path} is not valid TOML: {exc}") from None
+    _check_keys(raw, path)
     rec = raw.get("recorder", {})
     default_dir = Path(os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share") / "deskscribe"
     key_store = str(rec.get("key_store", "auto"))
@@ -62,6 +65,28 @@ def load_config(data_dir: Path | None) -> Config:
         pause_hotkey=str(rec.get("pause_hotkey", DEFAULT_HOTKEY)),
         policy_refresh_s=60 * _positive(rec, "policy_refresh_minutes", 15, path),
     )
+
+
+# What config.toml may hold, section by section.
+CONFIG_SECTIONS = {"recorder": ("data_dir", "key_store", "storage_budget_mb", "min_free_mb", "pause_hotkey",
+                                "policy_refresh_minutes")}
+
+
+def _check_keys(raw: dict[str, Any], path: Path) -> None:
+    """A misspelt setting would be ignored without a word, so it is an error naming the nearest one."""
+    for name, value in raw.items():
+        if not isinstance(value, dict):  # a key above every [section]
+            home = [s for s, keys in CONFIG_SECTIONS.items() if name in keys]
+            problem = (f"{name} belongs under [{home[0]}]" if home else
+                       unknown_key([name], [k for keys in CONFIG_SECTIONS.values() for k in keys]))
+            raise UserError(f"{path}: {problem}")
+        if name not in CONFIG_SECTIONS:
+            near = difflib.get_close_matches(name, CONFIG_SECTIONS, n=1)
+            hint = f"did you mean [{near[0]}]?" if near else f"sections: {', '.join(CONFIG_SECTIONS)}"
+            raise UserError(f"{path}: unknown section [{name}] ({hint})")
+        problem = unknown_key(value, CONFIG_SECTIONS[name], where=f"{name}.")
+        if problem:
+            raise UserError(f"{path}: {problem}")
 
 
 def _positive(raw: dict[str, Any], name: str, default: float, path: Path) -> float:

@@ -11,11 +11,14 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from deskscribe.cli.config import DataDirOpt
+from deskscribe.cli.plural import count
 
 if TYPE_CHECKING:
     from deskscribe.datadir import DataDir, SessionInfo
 
 CREDENTIAL = "collector.json"
+OUTBOX = "outbox.json"
+PSEUDONYM = "contributor.json"  # DataDir.contributor_id keeps it there
 
 
 def enrol(url: Annotated[str, typer.Argument(help="The collector's address, e.g. https://collector.example")],
@@ -54,7 +57,7 @@ def upload(sessions: Annotated[list[str] | None, typer.Argument(
     if ledger(cfg.data_dir).state().withdrawn:
         raise UserError("you withdrew consent, so nothing is uploaded; `deskscribe consent accept`"
                         " takes part again")
-    box = Outbox(path=cfg.data_dir / "outbox.json")
+    box = Outbox(path=cfg.data_dir / OUTBOX)
     infos = {i.session_id: i for i in dd.sessions()}
     try:
         _auto_approve(box, infos, cfg.data_dir)
@@ -90,7 +93,7 @@ def upload(sessions: Annotated[list[str] | None, typer.Argument(
                 raise UserError(f"session {sid}: {exc}") from None
             box.mark_uploaded(sid)
             dd.drop_upload_copy(sid)
-            typer.echo(f"uploaded session {sid} ({sent} new chunks)")
+            typer.echo(f"uploaded session {sid} ({count(sent, 'new chunk')})")
 
 
 def _auto_approve(box: Any, infos: dict[str, SessionInfo], root: Path) -> None:
@@ -189,14 +192,14 @@ def me_export(out: Annotated[Path, typer.Option("--out", help="Directory for eve
     try:
         key = dd.data_key()
     except DataKeyError:
-        typer.echo(f"exported {len(held['sessions'])} sessions to {out}; no data key on this device,"
+        typer.echo(f"exported {count(len(held['sessions']), 'session')} to {out}; no data key on this device,"
                    " so they stay encrypted")
         return
     for sess in held["sessions"]:
         if sess["complete"]:
             _decode(out / "sessions" / f"{sess['id']}.db", sess["id"], key, out / "sessions" / sess["id"])
-    typer.echo(f"exported {len(held['sessions'])} sessions to {out}: events as JSON, screenshots as PNG,"
-               " consent records and accesses in manifest.json")
+    typer.echo(f"exported {count(len(held['sessions']), 'session')} to {out}: events as JSON, screenshots"
+               " as PNG, consent records and accesses in manifest.json")
 
 
 def _decode(path: Path, session_id: str, key: bytes, dest: Path) -> None:
@@ -230,8 +233,11 @@ def _decode(path: Path, session_id: str, key: bytes, dest: Path) -> None:
 def me_delete(yes: Annotated[bool, typer.Option("--yes", help="Do not ask.")] = False,
               data_dir: DataDirOpt = None) -> None:
     """Erase yourself: the collector's copies, then your sessions and your key on this device."""
+    import shutil
+
     from deskscribe.cli.config import UserError, key_backend, open_datadir
     from deskscribe.control import ControlError, request, socket_path
+    from deskscribe.upload import Outbox
 
     cfg, dd = open_datadir(data_dir)
     try:
@@ -245,12 +251,17 @@ def me_delete(yes: Annotated[bool, typer.Option("--yes", help="Do not ask.")] = 
     if enrolled:
         with open_client(data_dir) as c:
             erased = call(c, "DELETE", "/v1/me").json()["erased_sessions"]
-        typer.echo(f"the collector erased {erased} sessions")
+        typer.echo(f"the collector erased {count(erased, 'session')}")
     for info in dd.sessions():
         dd.delete(info.session_id)
     key_backend(cfg, dd.contributor_id).delete()  # any copy anywhere is unreadable now
     (cfg.data_dir / CREDENTIAL).unlink(missing_ok=True)
-    typer.echo("your sessions and your data key on this device are deleted")
+    # What still names you or your sessions: the outbox (ids, approvals, upload copies) and the
+    # pseudonym itself; recording again starts under a new one.
+    Outbox(path=cfg.data_dir / OUTBOX).remove()
+    shutil.rmtree(cfg.data_dir / "outbox", ignore_errors=True)
+    (cfg.data_dir / PSEUDONYM).unlink(missing_ok=True)
+    typer.echo("your sessions, your data key and your pseudonym on this device are deleted")
 
 
 

@@ -8,6 +8,8 @@ from typing import Annotated
 import typer
 
 from deskscribe.cli.config import DataDirOpt, UserError, open_datadir
+from deskscribe.cli.plural import count
+from deskscribe.cli.sessions import skipped, usable
 from deskscribe.vdisplay import VirtualDisplayError
 
 
@@ -32,19 +34,28 @@ def build(
     if precision_ms < 1:
         raise UserError("--precision-ms must be at least 1")
     _, dd = open_datadir(data_dir)
-    ids = sessions or [i.session_id for i in dd.sessions() if i.sealed and not i.error]
+    ids = sessions or usable(dd.sessions())  # named sessions must all be readable; the rest may be skipped
     if not ids:
         raise UserError(f"no sealed sessions in {dd.root}; record one first (deskscribe record/demo)")
     if out.exists() and any(out.iterdir()):
         raise UserError(f"{out} is not empty; choose a new directory for the dataset")
     release = Release(key=_release_key(release_key), precision_ms=precision_ms)
+    lost: list[str] = []
+
+    def skip(session_id: str, reason: str) -> None:
+        lost.append(session_id)
+        skipped(session_id, reason)
+
     with Progress(transient=True) as bar:
         task = bar.add_task("building", total=len(ids))
         summary = build_dataset(open_session=dd.open, session_ids=ids, exporter=open_exporter(fmt, out=out),
-                                release=release, fmt=fmt, progress=lambda _: bar.advance(task))
+                                release=release, fmt=fmt, progress=lambda _: bar.advance(task),
+                                on_skip=None if sessions else skip)
+    if len(lost) == len(ids):
+        raise UserError("no session could be read (see the warnings above); the dataset is empty")
     kinds = ", ".join(f"{k} {v}" for k, v in sorted(summary.actions.items()))
-    typer.echo(f"built {fmt} dataset in {out}: {summary.episodes} episodes, {summary.steps} steps"
-               f" ({kinds}), {summary.bytes / 1024:.0f} KiB")
+    typer.echo(f"built {fmt} dataset in {out}: {count(summary.episodes, 'episode')},"
+               f" {count(summary.steps, 'step')} ({kinds}), {summary.bytes / 1024:.0f} KiB")
 
 
 def replay(
@@ -60,13 +71,15 @@ def replay(
     try:
         steps = load_episode(export_dir, episode)
         results = run_replay(export_dir=export_dir, steps=steps, command=shlex.split(launch),
+                             note=lambda text: typer.echo(f"note: {text}", err=True),
                              progress=lambda r: typer.echo(
                                  f"step {r.step:3d} {r.action:10s} {r.similarity:7.2%}"
                                  f" {'match' if r.matched else 'differs'}"))
     except (ReplayError, VirtualDisplayError) as exc:
         raise UserError(str(exc)) from None
     matched = sum(r.matched for r in results)
-    typer.echo(f"replayed episode {steps[0]['episode_id']}: {matched}/{len(results)} steps reproduce"
+    verb = "reproduces" if len(results) == 1 else "reproduce"
+    typer.echo(f"replayed episode {steps[0]['episode_id']}: {matched}/{count(len(results), 'step')} {verb}"
                f" the recorded screen ({matched / max(len(results), 1):.0%})")
 
 
@@ -102,8 +115,8 @@ def datasets_list(data_dir: DataDirOpt = None) -> None:
         typer.echo("no datasets on the collector yet")
     for row in rows:
         why = f"  ({row['stale_reason']})" if row["stale_reason"] else ""
-        typer.echo(f"{row['id']}  {row['state']:8s} {row['fmt']:5s} {row['episodes']:6d} episodes"
-                   f" {row['steps']:7d} steps{why}")
+        typer.echo(f"{row['id']}  {row['state']:8s} {row['fmt']:5s} {count(row['episodes'], 'episode'):>15s}"
+                   f" {count(row['steps'], 'step'):>13s}{why}")
 
 
 @datasets_app.command("pull")
@@ -128,4 +141,4 @@ def datasets_pull(dataset_id: str,
                 target.parent.mkdir(parents=True, exist_ok=True)
                 target.write_bytes(call(c, "GET", f"/v1/datasets/{dataset_id}/files/{name}").content)
                 bar.advance(task)
-    typer.echo(f"downloaded dataset {dataset_id} ({len(names)} files) to {out}")
+    typer.echo(f"downloaded dataset {dataset_id} ({count(len(names), 'file')}) to {out}")

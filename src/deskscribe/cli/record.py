@@ -33,6 +33,7 @@ from deskscribe.recording import control_handler, run_until_stopped
 if TYPE_CHECKING:
     from deskscribe.capture.atspi import PasswordFocus
     from deskscribe.capture.hotkey import Hotkey
+    from deskscribe.capture.terminal import EchoProbe, NoTerminals
     from deskscribe.datadir import DataDir
     from deskscribe.indicator import TrayIndicator
     from deskscribe.recorder import Recorder
@@ -91,7 +92,8 @@ def _record_session(pol: Policy, policy: Path | None, cfg: Config, dd: DataDir, 
     writer = dd.create(meta)
     password_focus = _password_focus()
     recorder = Recorder(leaf=leaf, writer=writer, policy=pol, scanner=scanner, redactor=redactor,
-                        hotkey=_hotkey(cfg.pause_hotkey), password_focus=password_focus.since)
+                        hotkey=_hotkey(cfg.pause_hotkey), password_focus=password_focus.since,
+                        terminals=_echo_probe())
     handlers.append(recorder)
     recorder.set_frames_paused(dd.free_bytes() < cfg.min_free_bytes)  # decided before any frame
     stop = threading.Event()
@@ -126,7 +128,8 @@ def _record_session(pol: Policy, policy: Path | None, cfg: Config, dd: DataDir, 
     s = recorder.stats
     typer.echo(f"sealed session {meta.session_id}: {writer.events_written} events, "
                f"{writer.frames_written} frames, {writer.bytes_written} bytes, "
-               f"{s.inputs_excluded} inputs outside designated apps not recorded, "
+               f"{s.inputs_excluded} inputs outside designated apps and {s.inputs_paused} while paused"
+               " not recorded, "
                f"{s.dropped + writer.dropped} dropped")
     return watch is not None and watch.changed
 
@@ -172,6 +175,17 @@ def _password_focus() -> PasswordFocus | _NoAccessibility:
     return watcher
 
 
+def _echo_probe() -> EchoProbe | NoTerminals:
+    """Terminal password prompts from the ptys' echo state, where /proc shows processes."""
+    from deskscribe.capture.terminal import EchoProbe, NoTerminals
+
+    if not Path("/proc/self/stat").exists():
+        typer.echo("note: no /proc, so terminal password prompts are recognised from the command"
+                   " typed before them only", err=True)
+        return NoTerminals()
+    return EchoProbe()
+
+
 def _hotkey(spec: str) -> Hotkey | None:
     from deskscribe.capture.hotkey import Hotkey
 
@@ -193,7 +207,7 @@ def _redaction(pol: Policy) -> tuple[TextScanner, Redactor]:
     if not pol.frames:
         return scanner, NoFrames()
     try:
-        return scanner, FrameRedactor(ocr=TesseractOcr(), scanner=scanner)
+        return scanner, FrameRedactor(ocr=TesseractOcr(), scanner=scanner, known=pol.deny_list)
     except OcrUnavailable as exc:
         raise UserError(str(exc)) from None
 

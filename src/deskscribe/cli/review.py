@@ -9,6 +9,9 @@ from typing import Annotated, Any
 import typer
 
 from deskscribe.cli.config import DataDirOpt, UserError, load_config, open_datadir
+from deskscribe.cli.plural import count
+from deskscribe.cli.sessions import skipped, usable
+from deskscribe.dataset.build import UNREADABLE, unreadable
 from deskscribe.review import describe, session_actions
 
 review_app = typer.Typer(help="See what your sessions hold, delete what should not go, approve the rest.",
@@ -16,9 +19,10 @@ review_app = typer.Typer(help="See what your sessions hold, delete what should n
 
 
 def _outbox(data_dir: Path | None) -> Any:
+    from deskscribe.cli.contributor import OUTBOX
     from deskscribe.upload import Outbox
 
-    return Outbox(path=load_config(data_dir).data_dir / "outbox.json")
+    return Outbox(path=load_config(data_dir).data_dir / OUTBOX)
 
 
 @review_app.callback()
@@ -27,21 +31,30 @@ def review(ctx: typer.Context, data_dir: DataDirOpt = None) -> None:
     if ctx.invoked_subcommand is not None:
         return
     from rich.console import Console
-    from rich.table import Table
+    from rich.table import Column, Table
 
     _, dd = open_datadir(data_dir)
     box = _outbox(data_dir)
     approved, pending = box.approved(), set(box.pending())
-    table = Table("session", "duration", "actions", "apps", "frames", "state")
-    for info in dd.sessions():
-        if not info.sealed or info.error:
+    table = Table("duration", "actions", "apps", "frames", "state")
+    table.columns.insert(0, Column("session", no_wrap=True))  # ids are what the next commands take
+    infos = {i.session_id: i for i in dd.sessions()}
+    for sid in usable(infos.values()):
+        info = infos[sid]
+        try:
+            reader = dd.open(sid)
+            try:
+                actions, apps = session_actions(reader)
+            finally:
+                reader.close()
+        except UNREADABLE as exc:
+            skipped(sid, unreadable(exc))
             continue
-        actions, apps = session_actions(dd.open(info.session_id))
         kinds = Counter(a.type for a in actions)
         state = ("approved, waiting" if info.session_id in pending else "uploaded"
                  if info.session_id in approved else "to review")
         table.add_row(info.session_id, f"{info.duration_s:.0f}s",
-                      ", ".join(f"{n} {k}" for k, n in kinds.most_common()) or "none",
+                      ", ".join(f"{k} {n}" for k, n in kinds.most_common()) or "none",
                       ", ".join(apps), str(info.frames), state)
     Console().print(table)
     typer.echo("next: `deskscribe review show ID`, `deskscribe sessions frames ID --out DIR`,"
@@ -53,7 +66,7 @@ def show(session_id: str, data_dir: DataDirOpt = None) -> None:
     """Every action of one session, as a dataset would hold it."""
     _, dd = open_datadir(data_dir)
     actions, apps = session_actions(dd.open(session_id))
-    typer.echo(f"session {session_id}: {len(actions)} actions in {', '.join(apps) or 'no app'}")
+    typer.echo(f"session {session_id}: {count(len(actions), 'action')} in {', '.join(apps) or 'no app'}")
     for i, a in enumerate(actions, start=1):
         typer.echo(f"{i:4d}  {a.t_ns / 1e9:8.1f}s  {describe(a)}")
 
@@ -110,5 +123,5 @@ def drop(session_id: str,
     if session_id in box.approved():
         box.forget(session_id)
         typer.echo(f"session {session_id} changed, so it needs approving again")
-    typer.echo(f"deleted {len(steps)} steps from {session_id}: {len(drop_events)} events and"
-               f" {len(drop_frames)} screenshots")
+    typer.echo(f"deleted {count(len(steps), 'step')} from {session_id}: {count(len(drop_events), 'event')}"
+               f" and {count(len(drop_frames), 'screenshot')}")

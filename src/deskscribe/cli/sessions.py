@@ -5,13 +5,18 @@ from __future__ import annotations
 import json
 import sys
 import time
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from deskscribe.cli.config import DataDirOpt, UserError, open_datadir
+from deskscribe.cli.plural import count
 from deskscribe.control import ControlError, request, socket_path
+
+if TYPE_CHECKING:
+    from deskscribe.datadir import SessionInfo
 
 sessions_app = typer.Typer(help="Inspect and delete locally recorded sessions.", no_args_is_help=True)
 
@@ -35,12 +40,40 @@ def sessions_list(data_dir: DataDirOpt = None,
     from rich.console import Console
     from rich.table import Table
 
-    table = Table("id", "started", "duration", "events", "frames", "size", "state")
+    # Ids are what every other command takes, so they are never cut; a damaged session's reason
+    # goes below the table instead of squeezing every column into a sliver.
+    table = Table()
+    table.add_column("id", no_wrap=True, min_width=max(len(i.session_id) for i in infos))
+    table.add_column("started")
+    for name in ("duration", "events", "frames", "size"):
+        table.add_column(name, justify="right")
+    table.add_column("state", overflow="fold")
     for i in infos:
-        state = f"[red]damaged: {i.error}[/]" if i.error else ("sealed" if i.sealed else "open/crashed")
+        state = "[red]damaged[/]" if i.error else ("sealed" if i.sealed else "open/crashed")
         table.add_row(i.session_id, _local_time(i.started_wall_ns) or "?", f"{i.duration_s:.1f}s",
                       str(i.events), str(i.frames), f"{i.size_bytes / 1024:.0f} KiB", state)
     Console().print(table)
+    for i in infos:
+        if i.error:
+            typer.echo(f"damaged {i.session_id}: {i.error}")
+
+
+def usable(infos: Iterable[SessionInfo]) -> list[str]:
+    """Ids of the sealed, readable sessions; each one left out gets a warning line saying why,
+    so a build or review never drops a session without a word."""
+    ids = []
+    for i in infos:
+        if i.error:
+            skipped(i.session_id, i.error)
+        elif not i.sealed:
+            skipped(i.session_id, "not sealed (still recording, or cut off before it was sealed)")
+        else:
+            ids.append(i.session_id)
+    return ids
+
+
+def skipped(session_id: str, reason: str) -> None:
+    typer.echo(f"warning: skipped session {session_id}: {reason}", err=True)
 
 
 def _local_time(wall_ns: int | None) -> str | None:
@@ -91,4 +124,4 @@ def sessions_frames(session_id: str,
     for frame_id in ids:
         frames.image(frame_id).save(out / f"frame-{frame_id:06d}.png")
     reader.close()
-    typer.echo(f"wrote {len(ids)} frames to {out}")
+    typer.echo(f"wrote {count(len(ids), 'frame')} to {out}")

@@ -105,7 +105,11 @@ class Policies:
                 " `deskscribe admin policy publish FILE`"
             )
         version, raw = current
-        missing = missing_approvals(parse_policy(raw), device.region, self.recorded(device.region))
+        try:
+            parsed = parse_policy(raw, source=f"policy {version}")
+        except PolicyError as exc:  # published before unknown keys were refused
+            raise Conflict(f"{exc}; a steward publishes a corrected policy with a new version") from None
+        missing = missing_approvals(parsed, device.region, self.recorded(device.region))
         return {
             "version": version,
             "region": device.region,

@@ -18,6 +18,7 @@ from typing import Any
 from sqlalchemy import Connection, Engine, create_engine, event, func, select
 
 from deskscribe.collector import audit_chain
+from deskscribe.collector.codes import new_code, normal_code
 from deskscribe.collector.schema import (
     audit,
     chunks,
@@ -123,7 +124,7 @@ class CollectorStore:
             raise Invalid(f"role must be one of {', '.join(ROLES)}")
         if region is not None and not (0 < len(region) <= 32 and region.replace("-", "").isalnum()):
             raise Invalid("a region is 1-32 letters, digits or '-', e.g. DE or eu-west")
-        code = secrets.token_urlsafe(12)
+        code = new_code()
         with self.engine.begin() as c:
             c.execute(enrol_codes.insert().values(code_hash=_digest(code), role=role, region=region,
                                                   created_ns=self._clock()))
@@ -133,7 +134,7 @@ class CollectorStore:
     def enrol(self, code: str) -> tuple[Device, str]:
         """Exchange a one-time code for a device credential; the token is shown once."""
         with self.engine.begin() as c:
-            row = c.execute(select(enrol_codes).where(enrol_codes.c.code_hash == _digest(code))
+            row = c.execute(select(enrol_codes).where(enrol_codes.c.code_hash == _digest(normal_code(code)))
                             .with_for_update()).first()
             if row is None or row.used_ns is not None:
                 raise Forbidden("enrolment code unknown or already used")

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import sqlite3
+import zlib
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
@@ -12,7 +14,8 @@ from deskscribe.dataset.export.base import BuildSummary, ExportEpisode, Exporter
 from deskscribe.dataset.frames import FrameSource
 from deskscribe.dataset.reduce import ReduceParams, reduce_events
 from deskscribe.events import Event, SessionMeta
-from deskscribe.store import SessionReader
+from deskscribe.keys import DataKeyError
+from deskscribe.store import SessionReader, StoreError
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,18 +53,49 @@ def session_episodes(meta: SessionMeta, events: list[tuple[int, Event]], precisi
     return build_episodes(events, actions, EpisodeParams(precision_ms=precision), stored_frames)
 
 
+# What a damaged or foreign session file raises while it is read.
+UNREADABLE = (StoreError, DataKeyError, sqlite3.DatabaseError, zlib.error, ValueError)
+
+
+def unreadable(exc: Exception) -> str:
+    """Why a session could not be read, as one line."""
+    if isinstance(exc, StoreError | DataKeyError):
+        return str(exc)  # already says what happened and what to do
+    return f"the session file is damaged ({exc or type(exc).__name__})"
+
+
+def _read(open_session: Callable[[str], SessionReader], sid: str
+          ) -> tuple[SessionReader, list[tuple[int, Event]], set[int]]:
+    """The session's reader, events and stored frame ids; the reader is closed if reading fails."""
+    reader = open_session(sid)
+    try:
+        return reader, list(reader.iter_events()), set(reader.frame_ids())
+    except BaseException:
+        reader.close()
+        raise
+
+
 def build_dataset(*, open_session: Callable[[str], SessionReader], session_ids: Iterable[str],
                   exporter: Exporter,
                   release: Release, fmt: str,
-                  progress: Callable[[str], None] = lambda _: None) -> BuildSummary:
+                  progress: Callable[[str], None] = lambda _: None,
+                  on_skip: Callable[[str, str], None] | None = None) -> BuildSummary:
+    """With ``on_skip``, a session that cannot be read is reported there (id, reason) and left
+    out, so one damaged file does not stop a build of the rest; without it, the error stands."""
     summary = BuildSummary(fmt=fmt, precision_ms=release.precision_ms,
                            reduce_version=ReduceParams().version)
     for sid in session_ids:
-        reader = open_session(sid)
+        try:
+            reader, events, stored = _read(open_session, sid)
+        except UNREADABLE as exc:
+            if on_skip is None:
+                raise
+            on_skip(sid, unreadable(exc))
+            progress(sid)
+            continue
         try:
             meta = reader.meta
-            events = list(reader.iter_events())
-            episodes = session_episodes(meta, events, release.precision_ms, set(reader.frame_ids()))
+            episodes = session_episodes(meta, events, release.precision_ms, stored)
             contributor = release.pseudonym("contributor", meta.contributor_id)
             frames = FrameSource(reader=reader)
             w, h = screen_size(meta)

@@ -8,7 +8,7 @@ order the person did them.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -18,12 +18,20 @@ from deskscribe.dataset.actions import MODIFIER_ORDER, Action, pyautogui_key
 MODIFIER_KEYS = frozenset({"shift", "shift_r", "ctrl", "ctrl_r", "alt", "alt_r", "win", "win_r",
                            "altgr", "caps_lock", "num_lock"})
 _MOD_NAMES = {"super": "win", "altgr": "altright"}
+_LOCKS = frozenset({"caps_lock", "num_lock"})  # held state, not part of what was pressed
 MS = 1_000_000
+
+
+def held_keys(mods: Iterable[str]) -> list[str]:
+    """Raw-event modifier names -> pyautogui names in chord order, locks left out, so a
+    shift-click and a shift chord name shift the same way."""
+    names = {_MOD_NAMES.get(m, m) for m in mods if m not in _LOCKS}
+    return [m for m in MODIFIER_ORDER if m in names]
 
 
 @dataclass(frozen=True, slots=True)
 class ReduceParams:
-    version: str = "1"
+    version: str = "2"  # 2: modifiers on clicks, drags and long presses; no-op actions dropped
     double_click_ms: int = 400
     double_click_px: int = 5
     drag_px: int = 5
@@ -54,6 +62,7 @@ class _Reducer:
     press: _Pending | None = None
     moves: list[tuple[int, int, int, int]] = field(default_factory=list)  # (id, t, x, y)
     hover_checked: bool = True
+    window: tuple[Any, ...] | None = None  # (app, pid, geometry) of the focused window
 
     # -- plumbing ------------------------------------------------------------------------
 
@@ -111,20 +120,34 @@ class _Reducer:
         elif e.kind == ev.KEY_UP:
             if self.pending is not None and self.pending.type == "type":
                 self.pending.ids.append(event_id)
-        elif e.kind == ev.FOCUS or (e.kind == ev.MARKER and d["marker"] != "start"):
+        elif e.kind == ev.FOCUS:
+            self.focus(d)
+        elif e.kind == ev.MARKER and d["marker"] != "start":
+            self.window = None
+            self.flush()
+            self.moves = []
+
+    def focus(self, d: Mapping[str, Any]) -> None:
+        """A window retitling itself (an editor marking its document modified as the person
+        types) continues the action under way; another window ends it."""
+        window = (d["app"], d["pid"], tuple(d["geometry"]))
+        if window != self.window:
+            self.window = window
             self.flush()
             self.moves = []
 
     def mouse_down(self, event_id: int, e: ev.Event) -> None:
+        """A press; its modifiers (schema 3, none before) belong to the click it becomes."""
         x, y, button = int(e.data["x"]), int(e.data["y"]), str(e.data["button"])
+        keys = held_keys(e.data.get("mods", []))
         p = self.pending
         series = (p is not None and p.type == "click" and p.fields["button"] == button
-                  and p.fields["count"] < 3
+                  and p.fields["keys"] == keys and p.fields["count"] < 3
                   and e.t_ns - p.press_t_ns <= self.p.double_click_ms * MS
                   and math.dist((x, y), (p.fields["x"], p.fields["y"])) <= self.p.double_click_px)
         if not series:
             self.flush()
-        self.press = _Pending("press", e.t_ns, e.t_ns, {"x": x, "y": y, "button": button},
+        self.press = _Pending("press", e.t_ns, e.t_ns, {"x": x, "y": y, "button": button, "keys": keys},
                               [event_id], self.take_path(e.t_ns))
 
     def mouse_up(self, event_id: int, e: ev.Event) -> None:
@@ -134,14 +157,15 @@ class _Reducer:
         x, y, x2, y2 = press.fields["x"], press.fields["y"], int(e.data["x"]), int(e.data["y"])
         ids = [*press.ids, event_id]
         held_ms = (e.t_ns - press.t_ns) // MS
-        button = press.fields["button"]
+        button, keys = press.fields["button"], press.fields["keys"]
         if math.dist((x, y), (x2, y2)) > self.p.drag_px:
-            self.emit(_Pending("drag", press.t_ns, e.t_ns,
-                               {"x": x, "y": y, "x2": x2, "y2": y2, "button": button}, ids, press.path))
+            self.emit(_Pending("drag", press.t_ns, e.t_ns, {"x": x, "y": y, "x2": x2, "y2": y2,
+                                                            "button": button, "keys": keys}, ids, press.path))
             self.flush()
         elif held_ms >= self.p.long_press_ms:
             self.emit(_Pending("long_press", press.t_ns, e.t_ns,
-                               {"x": x, "y": y, "ms": held_ms, "button": button}, ids, press.path))
+                               {"x": x, "y": y, "ms": held_ms, "button": button, "keys": keys}, ids,
+                               press.path))
             self.flush()
         elif self.pending is not None and self.pending.type == "click" \
                 and self.pending.fields["button"] == button:
@@ -151,8 +175,8 @@ class _Reducer:
             self.pending.press_t_ns = press.t_ns
         else:
             self.emit(_Pending("click", press.t_ns, e.t_ns,
-                               {"x": x, "y": y, "button": button, "count": 1}, ids, press.path,
-                               press_t_ns=press.t_ns))
+                               {"x": x, "y": y, "button": button, "count": 1, "keys": keys}, ids,
+                               press.path, press_t_ns=press.t_ns))
         self.moves = []
 
     def scroll(self, event_id: int, e: ev.Event) -> None:
@@ -172,7 +196,8 @@ class _Reducer:
         key, char = str(e.data["key"]), e.data.get("char")
         if key in MODIFIER_KEYS:
             return
-        mods = {_MOD_NAMES.get(m, m) for m in e.data.get("mods", [])} - {"caps_lock", "num_lock"}
+        held = held_keys(e.data.get("mods", []))
+        mods = set(held)
         p = self.pending
         typing = p is not None and p.type == "type" \
             and e.t_ns - p.t_end_ns <= self.p.typing_gap_ms * MS
@@ -189,8 +214,7 @@ class _Reducer:
             p.t_end_ns = e.t_ns
             p.ids.append(event_id)
             return
-        keys = [m for m in MODIFIER_ORDER if m in mods] + [pyautogui_key(key)]
-        self.emit(_Pending("key", e.t_ns, e.t_ns, {"keys": keys}, [event_id]))
+        self.emit(_Pending("key", e.t_ns, e.t_ns, {"keys": [*held, pyautogui_key(key)]}, [event_id]))
         self.flush()
 
     def text(self, event_id: int, e: ev.Event) -> None:
@@ -215,13 +239,29 @@ class _Reducer:
 
 def reduce_events(events: Iterable[tuple[int, ev.Event]], params: ReduceParams = ReduceParams()
                   ) -> list[Action]:
-    """Actions in the order performed; empty type bursts (all corrected away) are dropped."""
+    """Actions in the order performed, without the ones that change nothing."""
     r = _Reducer(params)
     last = None
     for event_id, e in events:
         r.feed(event_id, e)
         last = e.t_ns
-    return [a for a in r.finish(last) if not (a.type == "type" and not a.fields["text"])]
+    return drop_no_ops(r.finish(last))
+
+
+def drop_no_ops(actions: Iterable[Action]) -> list[Action]:
+    """An agent must not learn steps that do nothing: a typing burst corrected away, a scroll
+    burst that came back to where it began, a move to where the pointer already is."""
+    kept: list[Action] = []
+    at: tuple[int, int] | None = None  # the pointer after the last kept action
+    for a in actions:
+        f = a.fields
+        if (a.type == "type" and not f["text"]) or (a.type == "scroll" and not f["dx"] and not f["dy"]) \
+                or (a.type == "move" and (f["x"], f["y"]) == at):
+            continue
+        if "x" in f:
+            at = (int(f.get("x2", f["x"])), int(f.get("y2", f["y"])))
+        kept.append(a)
+    return kept
 
 
 def simplify(points: list[tuple[int, int, int]], epsilon: float, max_points: int

@@ -103,26 +103,37 @@ class Injector:
 
     def perform(self, a: dict[str, Any]) -> None:
         kind = a["type"]
-        if kind in ("click", "move", "scroll", "long_press", "drag"):
-            self.move(*self._xy(a))
-        if kind == "click":
-            self.button(_BUTTONS.get(a.get("button", "left"), 1), int(a.get("count", 1)))
-        elif kind == "drag":
-            self._fake(X.ButtonPress, _BUTTONS.get(a.get("button", "left"), 1))
-            self.move(*self._xy(a, "x2", "y2"))
-            self._fake(X.ButtonRelease, _BUTTONS.get(a.get("button", "left"), 1))
-        elif kind == "scroll":
-            self.button(4 if a["dy"] > 0 else 5, abs(a["dy"]))
-            self.button(7 if a["dx"] > 0 else 6, abs(a["dx"]))
-        elif kind == "long_press":
-            self._fake(X.ButtonPress, 1)
-            time.sleep(a["ms"] / 1000)
-            self._fake(X.ButtonRelease, 1)
-        elif kind == "type":
+        if kind == "type":
             for char in a["text"]:
                 self.press([char])
         elif kind == "key":
             self.press(a["keys"])
+        elif kind in ("click", "move", "scroll", "long_press", "drag"):
+            self.move(*self._xy(a))
+            held = [self.keysym(k)[0] for k in a.get("keys") or []]
+            for code in held:  # a shift-click is not a click: the modifiers go down first
+                self._fake(X.KeyPress, code)
+            try:
+                self.pointer(a)
+            finally:
+                for code in reversed(held):
+                    self._fake(X.KeyRelease, code)
+
+    def pointer(self, a: dict[str, Any]) -> None:
+        kind, button = a["type"], _BUTTONS.get(a.get("button", "left"), 1)
+        if kind == "click":
+            self.button(button, int(a.get("count", 1)))
+        elif kind == "drag":
+            self._fake(X.ButtonPress, button)
+            self.move(*self._xy(a, "x2", "y2"))
+            self._fake(X.ButtonRelease, button)
+        elif kind == "scroll":
+            self.button(4 if a["dy"] > 0 else 5, abs(a["dy"]))
+            self.button(7 if a["dx"] > 0 else 6, abs(a["dx"]))
+        elif kind == "long_press":
+            self._fake(X.ButtonPress, button)
+            time.sleep(a["ms"] / 1000)
+            self._fake(X.ButtonRelease, button)
 
 
 def similarity(recorded: np.ndarray, now: np.ndarray, window: Sequence[int] | None = None) -> float:
@@ -160,8 +171,10 @@ def replay(*, export_dir: Path, steps: list[dict[str, Any]], disp: display.Displ
 
 
 def run_replay(*, export_dir: Path, steps: list[dict[str, Any]], command: list[str],
-               progress: Callable[[StepResult], None] = lambda _: None) -> list[StepResult]:
-    """A fresh virtual desktop of the recorded size, the app started anew, then :func:`replay`."""
+               progress: Callable[[StepResult], None] = lambda _: None,
+               note: Callable[[str], None] = lambda _: None) -> list[StepResult]:
+    """A fresh virtual desktop of the recorded size, the app started anew and put where the
+    recorded window was, then :func:`replay`. ``note`` hears why a replay cannot match."""
     import mss
 
     from deskscribe.vdisplay import VirtualDisplay
@@ -170,8 +183,8 @@ def run_replay(*, export_dir: Path, steps: list[dict[str, Any]], command: list[s
     with VirtualDisplay(width=screen["w"], height=screen["h"]) as vd:
         vd.spawn(command)
         app = steps[0].get("app")
-        vd.activate(vd.wait_window(cls=app) if app else vd.wait_window(name=""))
-        time.sleep(SETTLE_S)
+        window = vd.wait_window(cls=app) if app else vd.wait_window(name="")
+        vd.activate(window)
         disp = display.Display(vd.name)
         with mss.MSS(display=vd.name) as sct:
             def grab() -> np.ndarray:
@@ -179,6 +192,61 @@ def run_replay(*, export_dir: Path, steps: list[dict[str, Any]], command: list[s
                 return np.asarray(Image.frombytes("RGB", shot.size, shot.bgra, "raw", "BGRX"))
 
             try:
+                want = steps[0].get("window")
+                if want:
+                    got = place(vd.xdotool, disp, window, want)
+                    if list(got) != list(want):
+                        note(f"the launched window is {_geo(got)}, the recorded one {_geo(want)}")
+                time.sleep(SETTLE_S)
+                _check_start(export_dir, steps[0], grab(), note)
                 return replay(export_dir=export_dir, steps=steps, disp=disp, grab=grab, progress=progress)
             finally:
                 disp.close()
+
+
+def place(xdotool: Callable[..., str], disp: display.Display, window: str, want: Sequence[int]
+          ) -> tuple[int, int, int, int]:
+    """Size and move the window so its client area is where the recording's was: frames are
+    compared pixel for pixel, so an app placed elsewhere by the window manager matches nothing.
+    Window managers offset a move by their decorations; the second move corrects by that."""
+    x, y, w, h = want
+    xdotool("windowsize", window, str(w), str(h))
+    xdotool("windowmove", window, str(x), str(y))
+    got = _settled(disp, window, want)
+    if got[:2] != (x, y):
+        xdotool("windowmove", window, str(2 * x - got[0]), str(2 * y - got[1]))
+        got = _settled(disp, window, want)
+    return got
+
+
+def _settled(disp: display.Display, window: str, want: Sequence[int], timeout: float = 3.0
+             ) -> tuple[int, int, int, int]:
+    """The client geometry once it is the one wanted, or has held still for half a second (the
+    window manager may not have handled the request at the first look)."""
+    win = disp.create_resource_object("window", int(window))
+    deadline, seen = time.monotonic() + timeout, []
+    while True:
+        geo = win.get_geometry()
+        pos = disp.screen().root.translate_coords(win, 0, 0)
+        seen.append((pos.x, pos.y, geo.width, geo.height))
+        if list(seen[-1]) == list(want) or seen[-5:].count(seen[-1]) == 5 or time.monotonic() > deadline:
+            return seen[-1]
+        time.sleep(0.1)
+
+
+def _geo(g: Sequence[int]) -> str:
+    return f"{g[2]}x{g[3]} at ({g[0]}, {g[1]})"
+
+
+def _check_start(export_dir: Path, first: dict[str, Any], screen: np.ndarray,
+                 note: Callable[[str], None]) -> None:
+    """Every later step starts from the one before: a first screen that differs already
+    explains a low score, so say so before replaying."""
+    if not first.get("image"):
+        return
+    recorded = np.asarray(Image.open(export_dir / first["image"]).convert("RGB"))
+    share = similarity(recorded, screen, first.get("window"))
+    if share < MATCH_SHARE:
+        note(f"the launched app's first screen matches the recorded one in {share:.1%} of pixels"
+             f" (a step needs {MATCH_SHARE:.1%}): the launch command must start the app as it"
+             " was recorded (same app, window size and position, font and content)")

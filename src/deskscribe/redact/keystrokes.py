@@ -59,12 +59,15 @@ class TypingGuard:
     synthetic: bool = False
     on_redacted: Callable[[Sequence[str]], None] = lambda values: None
     held: list[ev.Event] = field(default_factory=list)
-    line: str = ""
+    line: str = ""  # the field typed into so far: context for scanning the next burst
+    command: str = ""  # the terminal line so far, across completions and edits, until Enter
     # Lines still expected to be secret in this terminal: a password and, often, its repeat.
     secret_lines: int = 0
     stats_redacted: int = 0
     # Keys of a redacted burst still held down: their releases must not be stored either.
     suppress_up: set[int] = field(default_factory=set)
+    # A key of this burst was typed while the terminal had echo off: a password prompt.
+    secret_typed: bool = False
 
     @property
     def secret_expected(self) -> bool:
@@ -93,21 +96,30 @@ class TypingGuard:
 
     def new_window(self) -> None:
         """Focus moved: the line and any expected password belong to the old window."""
-        self.line, self.secret_lines = "", 0
+        self.line, self.command, self.secret_lines, self.secret_typed = "", "", 0, False
 
-    def flush(self, *, enter: bool = False, secure_window: bool = False) -> list[ev.Event]:
+    def flush(self, *, enter: bool = False, secure_window: bool = False, keep_line: bool = False
+              ) -> list[ev.Event]:
+        """End the burst. The line it belongs to goes on only when the burst ended by a pause
+        in typing (``keep_line``): a click, Tab, any other special key or a focus change ends
+        the field, and a field's text must never be scanned with the next field's."""
         held, self.held = self.held, []
         text, erase = typed_text(held)
-        secure = secure_window or self.secret_expected
+        secure = secure_window or self.secret_expected or self.secret_typed
+        self.secret_typed = False
         line_before = self.line[:max(0, len(self.line) - erase)]
         redacted = self._redact(line_before, text, secure)
-        self.line = line_before + text
+        # A password is never context for what follows it.
+        self.line = "" if secure else line_before + text
+        self.command = "" if secure else self.command[:max(0, len(self.command) - erase)] + text
         if enter:
             if self.secret_lines:
                 self.secret_lines -= 1
             else:
-                words = self.line.split()
+                words = self.command.split()
                 self.secret_lines = SECRET_LINES if words and words[0] in self.secure_commands else 0
+            self.line = self.command = ""
+        elif not keep_line:
             self.line = ""
         if redacted is None:
             return held

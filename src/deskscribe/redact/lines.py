@@ -17,12 +17,14 @@ from typing import Protocol
 import numpy as np
 
 from deskscribe.capture.base import Rect
+from deskscribe.geometry import union
 from deskscribe.redact.ocr import Word, luma
 
 SNAP = 40  # how far a region may grow up or down to reach the blank row around a line
 MARGIN = 2  # blank rows kept around a line: Tesseract misreads glyphs touching the edge
 SPACE = 0.45  # a blank column run this share of the line height wide separates words
 CACHE_WORDS = 4096
+LETTER_SPACED = 0.25  # blank columns between most ink runs, as a share of the line height
 
 
 class Ocr(Protocol):
@@ -41,6 +43,18 @@ def line_spans(gray: np.ndarray) -> list[tuple[int, int]]:
     ink = g.max(axis=1) != g.min(axis=1)
     edges = np.flatnonzero(np.diff(np.concatenate(([0], ink.astype(np.int8), [0]))))
     return [(int(a), int(b)) for a, b in zip(edges[::2], edges[1::2], strict=True)]
+
+
+def letter_gap(gray: np.ndarray) -> int:
+    """The blank columns between most letters of a letter-spaced line (a proportional font
+    forced into a terminal's cells: "C a r d  6 0 1 1"), else 0. Such a line's word gaps are
+    that much wider, or every narrow letter would be a word of its own."""
+    cols = np.flatnonzero(gray.max(axis=0) != gray.min(axis=0))
+    gaps = np.diff(cols)
+    blanks = gaps[gaps > 1] - 1
+    if blanks.size >= 4 and np.median(blanks) >= LETTER_SPACED * gray.shape[0]:
+        return int(np.median(blanks))
+    return 0
 
 
 def word_spans(gray: np.ndarray, gap: int) -> list[tuple[int, int]]:
@@ -82,18 +96,25 @@ class LineReader:
 
     def _line(self, pixels: np.ndarray, gray: np.ndarray, rect: Rect) -> list[Word]:
         out: list[Word] = []
-        for a, b in word_spans(gray, max(3, round(SPACE * rect.height))):
+        spaced = letter_gap(gray)
+        for a, b in word_spans(gray, max(3, round(SPACE * rect.height)) + spaced):
             a, b = max(0, a - MARGIN - 1), min(gray.shape[1], b + MARGIN + 1)
             out += self._word(pixels, np.ascontiguousarray(gray[:, a:b]),
-                              Rect(rect.x + a, rect.y, b - a, rect.height))
+                              Rect(rect.x + a, rect.y, b - a, rect.height), whole=spaced > 0)
         return out
 
-    def _word(self, pixels: np.ndarray, gray: np.ndarray, rect: Rect) -> list[Word]:
-        key = hashlib.blake2b(gray.tobytes(), digest_size=16, person=b"%dx%d" % gray.shape).digest()
+    def _word(self, pixels: np.ndarray, gray: np.ndarray, rect: Rect, *, whole: bool) -> list[Word]:
+        """The words OCR finds in one ink run; ``whole``: the run is one word, however widely
+        its letters are spaced (OCR would split "p r o p . c a n a r y" at the dot)."""
+        person = b"%dx%d%s" % (*gray.shape, b"w" if whole else b"")
+        key = hashlib.blake2b(gray.tobytes(), digest_size=16, person=person).digest()
         hit = self._cache.get(key)
         if hit is None:
             self.words_read += 1
             found = self._ocr.words(pixels, rect)
+            if whole and len(found) > 1:
+                box = union(w.box for w in found)
+                found = [Word("".join(w.text for w in found), box)]
             hit = [(w.text, w.box.x - rect.x, w.box.y - rect.y, w.box.width, w.box.height) for w in found]
             self._cache[key] = hit
             if len(self._cache) > self._limit:

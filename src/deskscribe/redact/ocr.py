@@ -18,6 +18,7 @@ from PIL import Image
 from deskscribe.capture.base import Rect
 
 SCALE = 2  # screen fonts are small; Tesseract misreads digits below about 20 px cap height
+SMALL_LINE_PX = 16  # a word crop lower than this (a 10 px font) is enlarged 3x, not 2x
 
 
 class OcrUnavailable(RuntimeError):
@@ -65,10 +66,11 @@ class TesseractOcr:
         crop = pixels[region.y:region.y + region.height, region.x:region.x + region.width]
         if crop.size == 0:
             return []
-        gray = luma(crop)
+        gray = dark_on_light(luma(crop))
+        scale = self._scale + (1 if self._scale > 1 and region.height < SMALL_LINE_PX else 0)
         img = Image.fromarray(gray, "L")
-        if self._scale != 1:
-            img = img.resize((img.width * self._scale, img.height * self._scale), Image.Resampling.BILINEAR)
+        if scale != 1:
+            img = img.resize((img.width * scale, img.height * scale), Image.Resampling.BILINEAR)
         self._api.SetImage(img)
         self._api.Recognize()
         level = self._t.RIL.WORD
@@ -83,13 +85,27 @@ class TesseractOcr:
                 break
             if not text or not text.strip() or box is None:
                 continue
-            x0, y0, x1, y1 = (v // self._scale for v in box)
+            x0, y0, x1, y1 = (v // scale for v in box)
             out.append(Word(text.strip(), Rect(region.x + x0, region.y + y0,
                                                max(1, x1 - x0 + 1), max(1, y1 - y0 + 1))))
         return out
 
     def close(self) -> None:
         self._api.End()
+
+
+def dark_on_light(gray: np.ndarray) -> np.ndarray:
+    """Dark ink on a white ground at full contrast, whatever the screen showed: Tesseract's
+    LSTM reads light-on-dark and dim colours (blue on black is 29 levels of luma) poorly.
+    The ground is the most common level in the crop."""
+    ground = int(np.bincount(gray.ravel(), minlength=256).argmax())
+    g = gray.astype(np.int32)
+    if ground < 128:
+        g, ground = 255 - g, 255 - ground
+    ink = int(g.min())
+    if ground - ink < 8:  # no ink worth reading
+        return np.full_like(gray, 255)
+    return np.clip((g - ink) * 255 // (ground - ink), 0, 255).astype(np.uint8)
 
 
 def luma(crop: np.ndarray) -> np.ndarray:

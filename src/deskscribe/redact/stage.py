@@ -16,6 +16,7 @@ import numpy as np
 
 from deskscribe.capture.base import Rect
 from deskscribe.capture.screen import FrameEncoder
+from deskscribe.redact.prompt import is_secret_prompt
 from deskscribe.store import FrameRecord
 
 QUEUE_FRAMES = 6
@@ -24,6 +25,7 @@ QUEUE_FRAMES = 6
 class Redactor(Protocol):
     def redact(self, pixels: np.ndarray, windows: Sequence[Rect] = ()) -> np.ndarray: ...
     def add_known(self, values: Iterable[str]) -> None: ...
+    def last_line(self, pixels: np.ndarray, window: Rect) -> str: ...
 
 
 class NoFrames:
@@ -34,6 +36,9 @@ class NoFrames:
 
     def add_known(self, values: Iterable[str]) -> None:
         pass
+
+    def last_line(self, pixels: np.ndarray, window: Rect) -> str:
+        return ""
 
 
 class FrameSink(Protocol):
@@ -53,6 +58,8 @@ class FrameStage:
         self.dropped = 0
         self.stored = 0
         self.error: str | None = None
+        # frame id -> is the last line of the asked window a password prompt (None: no answer)
+        self._prompts: dict[int, bool | None] = {}
         self._thread = threading.Thread(target=self._run, name="deskscribe-redact", daemon=True)
         self._thread.start()
 
@@ -60,14 +67,32 @@ class FrameStage:
     def waiting(self) -> int:
         return sum(1 for item in self._queue if item[0] == "frame")
 
-    def submit(self, frame_id: int, t_ns: int, pixels: np.ndarray, windows: Sequence[Rect] = ()) -> None:
+    def submit(self, frame_id: int, t_ns: int, pixels: np.ndarray, windows: Sequence[Rect] = (),
+               prompt_window: Rect | None = None) -> None:
+        """``prompt_window``: also read that window's last text line, for :meth:`prompt_shown`."""
         with self._cond:
             if self.waiting >= self._limit:
-                oldest = next(i for i, item in enumerate(self._queue) if item[0] == "frame")
+                # The oldest frame goes, one nobody waits on for a prompt answer if there is one.
+                frames = [i for i, item in enumerate(self._queue) if item[0] == "frame"]
+                oldest = next((i for i in frames if self._queue[i][5] is None), frames[0])
+                if self._queue[oldest][5] is not None:
+                    self._answer(self._queue[oldest][1], None)
                 del self._queue[oldest]
                 self.dropped += 1
-            self._queue.append(("frame", frame_id, t_ns, pixels, tuple(windows)))
+            self._queue.append(("frame", frame_id, t_ns, pixels, tuple(windows), prompt_window))
             self._cond.notify()
+
+    def prompt_shown(self, frame_id: int, timeout_s: float) -> bool | None:
+        """Whether frame ``frame_id`` showed a password prompt as its window's last line; None
+        when the answer did not come in time or the frame was dropped: the caller fails closed."""
+        with self._cond:
+            self._cond.wait_for(lambda: frame_id in self._prompts, timeout=timeout_s)
+            return self._prompts.pop(frame_id, None)
+
+    def _answer(self, frame_id: int, shown: bool | None) -> None:
+        while len(self._prompts) >= 64:  # answers nobody asked for: the oldest go
+            del self._prompts[next(iter(self._prompts))]
+        self._prompts[frame_id] = shown
 
     def add_known(self, values: Iterable[str]) -> None:
         """Queued in order, so every frame captured after a value was typed is checked for it."""
@@ -100,6 +125,8 @@ class FrameStage:
                 self.error = f"screenshot redaction failed ({exc}); frames are no longer stored"
                 with self._cond:
                     self.dropped += self.waiting
+                    for frame in (i for i in (item, *self._queue) if i[0] == "frame" and i[5] is not None):
+                        self._answer(frame[1], None)
                     self._queue.clear()
             finally:
                 with self._cond:
@@ -111,9 +138,17 @@ class FrameStage:
             self._redactor.add_known(item[1])
             return
         if self.error is not None:
-            self.dropped += 1
+            with self._cond:
+                self.dropped += 1
+                if item[5] is not None:
+                    self._answer(item[1], None)
             return
-        _, frame_id, t_ns, pixels, windows = item
+        _, frame_id, t_ns, pixels, windows, prompt_window = item
+        if prompt_window is not None:  # answered first: a burst may be waiting for it
+            shown = is_secret_prompt(self._redactor.last_line(pixels, prompt_window))
+            with self._cond:
+                self._answer(frame_id, shown)
+                self._cond.notify_all()
         clean = self._redactor.redact(pixels, windows)
         self._sink.add_frame(self._encoder.encode(frame_id, t_ns, clean))
         self.stored += 1

@@ -13,6 +13,7 @@ import random
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from itertools import pairwise
 from typing import Any
 
 SECRET = "SECRET"
@@ -35,6 +36,7 @@ _SECRET_PATTERNS = [re.compile(p) for p in (
     r"\$(?:1|2[aby]?|5|6|y|argon2i?d?)\$[./A-Za-z0-9$=,]{8,}",  # crypt(3) password hashes
 )]
 _TOKEN = re.compile(r"[A-Za-z0-9_\-+/=.]{20,}")
+_TOKEN_PART = re.compile(r"[A-Za-z0-9_\-+/=.]+")
 _SSN = re.compile(r"\b\d{3}-\d{2}-\d{4}\b")
 
 
@@ -73,6 +75,80 @@ def secret_findings(text: str) -> list[Finding]:
     out = [Finding(m.start(), m.end(), SECRET) for p in _SECRET_PATTERNS for m in p.finditer(text)]
     out += [Finding(m.start(), m.end(), SECRET) for m in _TOKEN.finditer(text) if _looks_random(m.group())]
     return out
+
+
+# Shapes of a value cut off by a window edge: the detectors above need the whole value, but
+# what is left of a clipped one still shows a person's address or card. Each rule is anchored
+# at the cut (\A or \Z, past a little clipping debris such as half a glyph read as "|") and
+# is specific enough that an ordinary word there ("information") never matches.
+_IBAN_COUNTRIES = (
+    "AD|AE|AL|AT|AZ|BA|BE|BG|BH|BI|BR|BY|CH|CR|CY|CZ|DE|DJ|DK|DO|EE|EG|ES|FI|FK|FO|FR|GB|GE|GI|GL|"
+    "GR|GT|HR|HU|IE|IL|IQ|IS|IT|JO|KW|KZ|LB|LC|LI|LT|LU|LV|LY|MC|MD|ME|MK|MN|MR|MT|MU|NI|NL|NO|"
+    "OM|PK|PL|PS|PT|QA|RO|RS|RU|SA|SC|SD|SE|SI|SK|SM|SO|ST|SV|TL|TN|TR|UA|VA|VG|XK|YE")
+_LEAD = r"\A[^\w@]{0,4}"
+_TRAIL = r"(?=[^\w@]{0,4}\Z)"
+_DIGITS_CUT = 8  # a card cut after two of its four groups still shows half of it
+# (kind, pattern): the cut side of each shape may be any length, the other side is whole.
+_CUT_END = [(k, re.compile(p + _TRAIL)) for k, p in (
+    # "name.surname@domain-ex", "x@dom", "local@": an address cut after its "@" (OCR reads
+    # its dots as commas often enough to matter)
+    ("EMAIL_ADDRESS", r"(?<![\w.,%+-])[\w.,%+-]*[A-Za-z0-9]@[A-Za-z0-9-]*(?:[.,][A-Za-z0-9-]*)*"),
+    ("CREDIT_CARD", r"(?<![\w.,-])(?:(?:\d{4}[ -])+\d{1,4}|\d{8,})"),
+    ("IBAN_CODE", rf"(?<![A-Za-z0-9])(?:{_IBAN_COUNTRIES})\d{{2}}(?: ?[A-Z0-9]){{4,}}"),
+    (SECRET, r"(?<![\w-])(?:[sr]k_(?:live|test)_|gh[pousr]_|github_pat_|xox[abposr]-|glpat-|sk-|AIza"
+             r"|AKIA|ASIA|eyJ)[A-Za-z0-9_-]{6,}"),
+)]
+# A line's start reaches the window's left edge in nearly every editor and terminal (their
+# margin is a few pixels), so what applies there must hold for any line start. No address
+# rule: the rest of an address whose start is cut ("rname@domain.com") still reads as a whole
+# one to the scanner. Card digits only beyond what years and dates make ("2024 2025").
+_CUT_START = [(k, re.compile(_LEAD + p)) for k, p in (
+    ("CREDIT_CARD", r"(?P<v>\d{1,4}(?:[ -]\d{4}){2,}|\d{10,})(?![\w,-])"),
+)]
+
+
+def partial_findings(text: str, *, start: bool = True, end: bool = True) -> list[Finding]:
+    """Values cut off at the ``start`` or ``end`` of a line that a window edge clips. At the
+    end: an address cut after its "@", two or more card groups, an IBAN's country, check
+    digits and first characters, a well-known token prefix. At the start: the last groups of
+    a card. A whole line's values are the scanner's."""
+    out: list[Finding] = []
+    if end:
+        for kind, pat in _CUT_END:
+            m = pat.search(text)
+            if m and _enough(kind, m.group()):
+                out.append(Finding(m.start(), m.end(), kind))
+    if start:
+        for kind, pat in _CUT_START:
+            m = pat.match(text)
+            if m and _enough(kind, m.group("v")):
+                out.append(Finding(m.start("v"), m.end("v"), kind))
+    out += _cut_tokens(text, start=start, end=end)
+    return merge(out)
+
+
+_CUT_TOKEN = 12  # the random part of a key cut at an edge: shorter runs are too often words
+
+
+def _cut_tokens(text: str, *, start: bool, end: bool) -> list[Finding]:
+    """The part of a generated credential left beside a cut ("Xw9Lp4Zr8Tn5Kd" of a token whose
+    start is scrolled out): the token's own length rule (20) cannot apply to what is left."""
+    runs = list(_TOKEN_PART.finditer(text))
+    edge = ([runs[0]] if start and runs else []) + ([runs[-1]] if end and runs else [])
+    return [Finding(m.start(), m.end(), SECRET) for m in edge
+            if len(m.group()) >= _CUT_TOKEN and _looks_random(m.group()) and _jumbled(m.group())]
+
+
+def _jumbled(tok: str) -> bool:
+    """Generated strings switch between upper case, lower case and digits at every few
+    characters; names such as "Quarterly2026Report" switch only where their words meet."""
+    kinds = ["u" if c.isupper() else "l" if c.islower() else "d" if c.isdigit() else "" for c in tok]
+    switches = sum(1 for a, b in pairwise(kinds) if a and b and a != b)
+    return switches * 3 >= len(tok)
+
+
+def _enough(kind: str, value: str) -> bool:
+    return kind != "CREDIT_CARD" or sum(ch.isdigit() for ch in value) >= _DIGITS_CUT
 
 
 def deny_findings(text: str, deny: Sequence[str]) -> list[Finding]:

@@ -113,9 +113,13 @@ pairs an action with the screenshot the person saw just before it.
 {counts}
 
 Coordinates are fractions of the screen (`screen.w`, `screen.h` give pixels). Fields by type:
-click `x,y,button,count`; drag `x,y,x2,y2,button`; scroll `x,y,dx,dy` (wheel notches, up and
-right positive); type `text`; key `keys` (pyautogui names, a chord lists its modifiers first);
-move `x,y`; long_press `x,y,ms`; terminate `status`.
+click `x,y,button,count,keys`; drag `x,y,x2,y2,button,keys`; scroll `x,y,dx,dy` (wheel notches,
+up and right positive); type `text`; key `keys` (pyautogui names, a chord lists its modifiers
+first); move `x,y`; long_press `x,y,ms,button,keys`; terminate `status`. On a click, drag or
+long press `keys` lists the modifiers held at the press (`ctrl`, `alt`, `shift`, `win`,
+`altright`; empty when none, and for sessions recorded before modifiers were stored). Actions
+that change nothing (a scroll back to where it began, a move to where the pointer is) are left
+out.
 
 ## How it was built
 

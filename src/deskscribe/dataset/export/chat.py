@@ -46,7 +46,15 @@ def _xy(a: dict[str, Any], x: str = "x", y: str = "y") -> str:
 
 
 def to_code(a: dict[str, Any]) -> str:
-    """One action as the pyautogui call(s) that perform it (coordinates as fractions)."""
+    """One action as the pyautogui call(s) that perform it (coordinates as fractions);
+    modifiers held at a press go down before it and up after it, in reverse order."""
+    code = _code(a)
+    keys: list[str] = [] if a["type"] == "key" else list(a.get("keys") or [])
+    return "\n".join([*(f"pyautogui.keyDown({k!r})" for k in keys), code,
+                      *(f"pyautogui.keyUp({k!r})" for k in reversed(keys))])
+
+
+def _code(a: dict[str, Any]) -> str:
     kind = a["type"]
     if kind == "click":
         fn = {1: "click", 2: "doubleClick", 3: "tripleClick"}[int(a.get("count", 1))]
@@ -71,8 +79,9 @@ def to_code(a: dict[str, Any]) -> str:
         return f"pyautogui.press({keys[0]!r})" if len(keys) == 1 else \
             "pyautogui.hotkey(" + ", ".join(repr(k) for k in keys) + ")"
     if kind == "long_press":
-        return (f"pyautogui.moveTo({_xy(a)})\npyautogui.mouseDown()\n"
-                f"time.sleep({a['ms'] / 1000:.1f})\npyautogui.mouseUp()")
+        button = "" if a.get("button", "left") == "left" else f"button={a['button']!r}"
+        return (f"pyautogui.moveTo({_xy(a)})\npyautogui.mouseDown({button})\n"
+                f"time.sleep({a['ms'] / 1000:.1f})\npyautogui.mouseUp({button})")
     if kind == "wait":
         return f"computer.wait({a.get('s', 1)})"
     if kind == "terminate":
@@ -84,9 +93,10 @@ class ChatExporter(Exporter):
     format_doc = """## Files
 
 `chat.jsonl`: one conversation per step (human: `<image>`, instruction and up to five previous
-actions; gpt: the next action as pyautogui code, coordinates as screen fractions;
-`computer.terminate(status=...)` ends an episode). `chat.schema.json` is the JSON Schema of a
-record; screenshots are under `images/`."""
+actions; gpt: the next action as pyautogui code, coordinates as screen fractions; a click,
+drag or long press made with modifiers held is wrapped in `pyautogui.keyDown(...)` /
+`pyautogui.keyUp(...)`; `computer.terminate(status=...)` ends an episode).
+`chat.schema.json` is the JSON Schema of a record; screenshots are under `images/`."""
 
     def __init__(self, *, out: Path) -> None:
         super().__init__(out=out)

@@ -32,7 +32,8 @@ class HFExporter(Exporter):
 `data/{split}-NNNNN.parquet`, loadable with
 `datasets.load_dataset("parquet", data_dir=".")`. Columns: `episode_id`, `step`, `t_ms`,
 `contributor`, `instruction`, `image` (Image), `app`, `title`, `url`, `screen_w`, `screen_h`,
-`action` (struct: `type` and the fields of that type, others null)."""
+`action` (struct: `type` and the fields of that type, others null; `keys` is a list, empty
+unless a key, or a click, drag or long press made with modifiers held)."""
 
     def __init__(self, *, out: Path) -> None:
         super().__init__(out=out)

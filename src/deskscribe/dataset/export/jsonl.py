@@ -13,7 +13,8 @@ class JsonlExporter(Exporter):
 
 `steps.jsonl`: one JSON object per step with `episode_id`, `step`, `t_ms`, `split`,
 `contributor`, `instruction`, `image` (path under `images/`), `app`, `title`, `url`,
-`screen {w,h}` and `action {type, ...fields}`."""
+`window` (the focused window's x, y, w, h in pixels), `screen {w,h}` and
+`action {type, ...fields}`. `deskscribe replay` re-performs an episode from these files."""
 
     def __init__(self, *, out: Path) -> None:
         super().__init__(out=out)
