@@ -50,6 +50,7 @@ KEY_FRAME_GAP_NS = 250_000_000
 # is read whole, which takes a second or two on a busy machine; input waits in the inbox.
 PROMPT_WAIT_S = 5.0
 IDLE_RELEASE_NS = 3_000_000_000  # a typing burst is scanned and written after this much quiet
+_ENTER_KEYSYMS = frozenset({0xFF0D, 0xFF8D})  # Return, KP_Enter
 _BUTTONS = {1: "left", 2: "middle", 3: "right", 8: "back", 9: "forward"}
 _SCROLL = {4: (0, 1), 5: (0, -1), 6: (-1, 0), 7: (1, 0)}  # (dx, dy) in wheel notches; up is +
 
@@ -95,6 +96,7 @@ class Recorder:
         self._terminals: Terminals = terminals or NoTerminals()
         self._after_enter = True  # the next key may answer a prompt already on screen
         self._latest_focus: WindowInfo | None = None
+        self._echo_off = False  # the last answer of the terminal echo check
         self._prompt_frame: int | None = None  # the frame that shows what the burst answers
         self._swallowed: set[int] = set()
         self._titles: dict[str, str] = {}
@@ -122,12 +124,19 @@ class Recorder:
 
     def on_input(self, batch: list[RawInput]) -> None:
         """Whether the focused terminal reads a secret is asked here, when the keys arrive:
-        by the time the pipeline scans the burst the prompt may be over."""
-        secret = False
+        by the time the pipeline scans the burst the prompt may be over. Keys up to the last
+        Enter of a batch were typed before what the answer describes began (a command ending
+        in Enter that starts a prompt), so they take the answer given for the batch before."""
+        secret, before = False, self._echo_off
         if self._gate_open and any(r.code == KEY_PRESS for r in batch):
             pids = {f.pid for f in (self._current_focus, self._latest_focus) if f is not None}
-            secret = any(self._terminals.secret_input(pid) for pid in pids)
-        self._offer(("in", batch, secret), len(batch))
+            secret = self._echo_off = any(self._terminals.secret_input(pid) for pid in pids)
+        last_enter = max((i for i, r in enumerate(batch) if r.code == KEY_PRESS and self._is_enter(r.detail)),
+                         default=-1) if secret != before else -1
+        self._offer(("in", batch, secret, before, last_enter), len(batch))
+
+    def _is_enter(self, keycode: int) -> bool:
+        return bool(_ENTER_KEYSYMS.intersection(self._leaf.keymap.keysyms(keycode)))
 
     def on_focus(self, mono_ns: int, info: WindowInfo | None) -> None:
         self._latest_focus = info  # for the echo check of keys that arrive before the pipeline
@@ -197,8 +206,8 @@ class Recorder:
             while self._inbox:
                 item = self._inbox.popleft()
                 if item[0] == "in":
-                    for raw in item[1]:
-                        self._input(raw, item[2])
+                    for i, raw in enumerate(item[1]):
+                        self._input(raw, item[3] if i <= item[4] else item[2])
                 elif item[0] == "focus":
                     self._focus(self._rel(item[1]), item[2])
                 elif item[0] == "marker":

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import time
 from pathlib import Path
 
@@ -99,12 +100,16 @@ def test_the_global_hotkey_toggles_pause(vd: VirtualDisplay, recorder: RecorderP
         vd.xdotool("type", "--delay", "20", "secret")
         vd.xdotool("key", "ctrl+alt+shift+p")
         vd.xdotool("type", "--delay", "20", "two")
-        recorder.stop()
+        summary = recorder.stop()
     finally:
         proc.terminate()
     events = recorder.dump()
     typed = "".join(str(e["char"]) for e in events if e["kind"] == "key_down" and e["char"])
     assert typed == "onetwo"
+    # keys typed while paused are counted as such, not as input outside designated apps
+    counts = re.search(r"(\d+) inputs outside designated apps and (\d+) while paused", summary)
+    assert counts is not None, summary
+    assert int(counts[1]) == 0 and int(counts[2]) >= 12, summary
     markers = [e["marker"] for e in events if e["kind"] == "marker"]
     assert markers.count("pause") == 1 and markers.count("resume") == 1
 

@@ -264,7 +264,9 @@ def test_pre_action_frame_shows_the_screen_before_the_key_and_periodic_frames_ne
         recorder.start()
         time.sleep(3.5)  # idle: at most the first periodic frame, then nothing (no change)
         vd.xdotool("type", "WWWWWWWW")  # one typing burst: a pre-action frame before the first W
-        time.sleep(1.5)  # the echo changed the screen: the next periodic frame is due
+        # The echo changed the screen; once the burst is scanned (3 s of quiet: no frame shows
+        # unscanned typing) the next periodic frame is due.
+        time.sleep(4.5)
         recorder.stop()
     finally:
         proc.terminate()

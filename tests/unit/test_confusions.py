@@ -17,6 +17,8 @@ from deskscribe.redact.confusions import card_shapes, undo_confusions
     # ordinary text stays as it was
     ("See the Google Drive folder", "See the Google Drive folder"),
     ("write to ana@example.com, or call", "write to ana@example.com, or call"),
+    ("Thanks. ana@example.com wrote", "Thanks. ana@example.com wrote"),
+    ("ok. joe@corp.com", "ok. joe@corp.com"),
     ("a | b and 3,5 items", "a | b and 3.5 items"),
     ("Visit www.Gitlab.example.com", "Visit www.Gitlab.example.com"),
 ])
@@ -26,5 +28,5 @@ def test_misreadings_are_undone_and_nothing_else(read: str, meant: str) -> None:
 
 
 def test_card_shapes_need_no_checksum() -> None:
-    text = "Card 5425 2334 3618 9983 charged, ref 2024-2025 and 1234 5678"
+    text = "Card 5425 2334 3618 9983 charged, ref 2024-2025 and 1234 5678, 2021 2022 2023 2024"
     assert [text[a:b] for a, b in card_shapes(text)] == ["5425 2334 3618 9983"]

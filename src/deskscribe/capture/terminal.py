@@ -122,7 +122,8 @@ class EchoProbe:
     def _ptys_of(self, pid: int) -> list[tuple[str, str]]:
         now = self._clock()
         seen = self._ptys.get(pid)
-        if seen is None or now - seen[0] >= RESCAN_NS:
+        # A window with no pty is no terminal: asked again ten times less often.
+        if seen is None or now - seen[0] >= RESCAN_NS * (1 if seen[1] else 10):
             if len(self._ptys) > 64:
                 self._ptys.clear()
             seen = (now, pty_children(pid, proc=self._proc))

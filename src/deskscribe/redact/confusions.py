@@ -21,7 +21,8 @@ _RULES: list[tuple[regex.Pattern[str], str]] = [
     (regex.compile(r"\b([sr]k) (live|test) (?=\w)"), r"\1_\2_"),
     (regex.compile(r"\b(gh[pousr]) (?=\w{20})"), r"\1_"),
     # "ambermail.example. com": the space moves behind the top-level domain
-    (regex.compile(r"(?<=\w)\. ([a-z]{2,6})\b"), r".\1 "),
+    # (only after a dotted name and before a space or the end: "Thanks. ana@x.io" stays)
+    (regex.compile(r"(?<=[\w-]+\.[\w-]+)\. ([a-z]{2,6})(?=\s|$|[,;)])"), r".\1 "),
 ]
 # A card's shape without its checksum: one misread digit breaks the Luhn check the scanner
 # needs, and four groups of four digits on screen are a card far more often than not.
@@ -36,4 +37,9 @@ def undo_confusions(text: str) -> str:
 
 def card_shapes(text: str) -> list[tuple[int, int]]:
     """Spans of card-shaped digit groups in OCR text, checksum or not."""
-    return [m.span() for m in _CARD_SHAPE.finditer(text)]
+    return [m.span() for m in _CARD_SHAPE.finditer(text) if not _years(m.group())]
+
+
+def _years(digits: str) -> bool:
+    """A row of years ("2021 2022 2023 2024") is a table heading, not a card."""
+    return all(g.startswith(("19", "20")) for g in regex.split(r"[ -]", digits))
