@@ -15,12 +15,10 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from deskscribe.errors import ControlError
+
 SOCKET_NAME = "recorder.sock"
 Handler = Callable[[dict[str, Any]], dict[str, Any]]
-
-
-class ControlError(RuntimeError):
-    pass
 
 
 def socket_path(data_dir: Path) -> Path:

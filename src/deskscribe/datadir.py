@@ -12,9 +12,10 @@ from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+from deskscribe.errors import DataKeyError, StoreError
 from deskscribe.events import Event, SessionMeta
-from deskscribe.keys import DataKeyError, KeyBackend, Sealer, load_or_create_key
-from deskscribe.store import FramePart, FrameRecord, SessionReader, SessionWriter, StoreError
+from deskscribe.keys import KeyBackend, Sealer, load_or_create_key
+from deskscribe.store import FramePart, FrameRecord, SessionReader, SessionWriter
 
 
 @dataclass(frozen=True, slots=True)

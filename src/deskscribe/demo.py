@@ -23,6 +23,7 @@ from rich.console import Console
 from rich.table import Table
 
 from deskscribe.datadir import DataDir
+from deskscribe.errors import DemoError
 from deskscribe.keys import FileKeyBackend
 from deskscribe.vdisplay import VirtualDisplay
 
@@ -37,10 +38,6 @@ TERMINAL_TITLE = "Project notes"
 # Also the replay's launch command: a replay starts from the state the recording started in.
 TERMINAL = ("xterm", "-T", TERMINAL_TITLE, "-geometry", "90x30+40+40", "-e", "cat")
 PRIVATE_TEXT = "see you at the doctor at 5"
-
-
-class DemoError(RuntimeError):
-    pass
 
 
 def demo_dir(out: Path | None) -> Path:

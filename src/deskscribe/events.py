@@ -13,6 +13,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Final
 
+from deskscribe.errors import SchemaError
+
 # 2 added the ``text`` kind; 3 added ``mods`` (modifiers held) to ``mouse_down``. Older
 # sessions read unchanged: their clicks carry no modifiers.
 SCHEMA_VERSION: Final = 3
@@ -53,10 +55,6 @@ MARKERS: Final = frozenset(
 FRAME_REASONS: Final = frozenset({"pre_action", "periodic", "final"})
 BUTTONS: Final = ("left", "middle", "right", "back", "forward")
 MODIFIERS: Final = ("shift", "ctrl", "alt", "super", "altgr", "caps_lock")
-
-
-class SchemaError(ValueError):
-    """An event or session record does not follow the contract."""
 
 
 @dataclass(frozen=True, slots=True)

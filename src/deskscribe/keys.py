@@ -20,13 +20,11 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
+from deskscribe.errors import DataKeyError
+
 KEY_BYTES = 32
 NONCE_BYTES = 12
 KEYRING_SERVICE = "deskscribe"
-
-
-class DataKeyError(Exception):
-    """The data key is missing, unreadable or wrong; the message says what to do."""
 
 
 class KeyBackend(Protocol):

@@ -15,6 +15,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from deskscribe.errors import PolicyError
+
 DEFAULT_SCREENSHOT_INTERVAL_S = 10.0
 # Where keystrokes are passwords whatever they look like; a policy can add to these.
 SECURE_APPS = ("*keepass*", "*bitwarden*", "*1password*", "*pinentry*", "*polkit*",
@@ -24,10 +26,6 @@ SECURE_TITLES = ("*password*", "*passphrase*", "*passwort*", "*mot de passe*", "
 # A line starting with one of these is usually followed by a password prompt in a terminal.
 SECURE_COMMANDS = ("sudo", "su", "doas", "passwd", "pkexec", "login", "ssh", "scp", "sftp",
                    "kinit", "gpg", "openssl", "vault", "mysql", "psql")
-
-
-class PolicyError(ValueError):
-    """The policy file cannot be used; the message says what to fix."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from deskscribe.errors import StoreError
 from deskscribe.events import Event, SessionMeta
 from deskscribe.keys import Sealer
 
@@ -34,10 +35,6 @@ CREATE TABLE IF NOT EXISTS chunks (
 CREATE TABLE IF NOT EXISTS frames (
     id INTEGER PRIMARY KEY, t_ns INTEGER NOT NULL, base INTEGER, blob BLOB NOT NULL);
 """
-
-
-class StoreError(Exception):
-    """A session cannot be read or written; the message names the session and the fix."""
 
 
 @dataclass(frozen=True, slots=True)

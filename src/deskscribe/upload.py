@@ -18,11 +18,13 @@ from pathlib import Path
 
 import httpx
 
+from deskscribe.errors import CollectorClientError
+
 CHUNK_BYTES = 1024 * 1024
 RETRIES = 5
 
 
-class UploadError(RuntimeError):
+class UploadError(CollectorClientError):
     """The collector refused the upload or stayed unreachable; the message says which."""
 
 

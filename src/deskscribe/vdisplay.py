@@ -16,11 +16,9 @@ from types import TracebackType
 
 from Xlib import display, error
 
+from deskscribe.errors import VirtualDisplayError
+
 REQUIRED_PROGRAMS = ("Xvfb", "openbox", "xdotool")
-
-
-class VirtualDisplayError(RuntimeError):
-    pass
 
 
 def missing_programs(programs: Sequence[str] = REQUIRED_PROGRAMS) -> list[str]:

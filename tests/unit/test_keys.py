@@ -7,7 +7,8 @@ import keyring
 import pytest
 from keyring.backend import KeyringBackend as Backend
 
-from deskscribe.keys import DataKeyError, FileKeyBackend, KeyringBackend, Sealer, load_or_create_key
+from deskscribe.errors import DataKeyError
+from deskscribe.keys import FileKeyBackend, KeyringBackend, Sealer, load_or_create_key
 
 
 class MemoryKeyring(Backend):

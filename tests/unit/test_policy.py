@@ -2,7 +2,8 @@ from pathlib import Path
 
 import pytest
 
-from deskscribe.policy import Policy, PolicyError, load_policy, parse_policy
+from deskscribe.errors import PolicyError
+from deskscribe.policy import Policy, load_policy, parse_policy
 
 POLICY = Policy(version="1", designated_apps=("XTerm", "libreoffice-*"), excluded_titles=("*password*",))
 
@@ -56,14 +57,16 @@ def test_load_policy_errors_are_one_line(tmp_path: Path) -> None:
     ("mouse_down", {"x": 1, "y": 1, "button": "thumb"}, "unknown button"),
 ])
 def test_the_event_contract_rejects_what_it_does_not_define(kind: str, data: dict[str, object], problem: str) -> None:
-    from deskscribe.events import Event, SchemaError, validate
+    from deskscribe.errors import SchemaError
+    from deskscribe.events import Event, validate
 
     with pytest.raises(SchemaError, match=problem):
         validate(Event(t_ns=0, kind=kind, data=data))
 
 
 def test_key_events_name_only_known_modifiers() -> None:
-    from deskscribe.events import Event, SchemaError, validate
+    from deskscribe.errors import SchemaError
+    from deskscribe.events import Event, validate
 
     ok = {"key": "t", "char": "T", "vk": 28, "mods": ["ctrl", "shift"]}
     validate(Event(t_ns=0, kind="key_down", data=ok))

@@ -5,9 +5,10 @@ from pathlib import Path
 import pytest
 
 from deskscribe.datadir import DataDir
+from deskscribe.errors import DataKeyError, StoreError
 from deskscribe.events import Event, Monitor, SessionMeta
-from deskscribe.keys import DataKeyError, FileKeyBackend
-from deskscribe.store import FramePart, FrameRecord, StoreError
+from deskscribe.keys import FileKeyBackend
+from deskscribe.store import FramePart, FrameRecord
 
 
 def meta(session_id: str) -> SessionMeta:

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import sys
 
-from deskscribe.capture.base import CaptureUnavailable, Leaf
+from deskscribe.capture.base import Leaf
+from deskscribe.errors import CaptureUnavailable
 from deskscribe.policy import Policy
 
 

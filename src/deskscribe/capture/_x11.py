@@ -22,7 +22,7 @@ import numpy as np
 from Xlib import X, Xatom, display, error
 from Xlib.ext import damage, ge, record
 
-from deskscribe.capture.base import CaptureUnavailable, Layout, RawInput, Rect, WindowInfo
+from deskscribe.capture.base import Layout, RawInput, Rect, WindowInfo
 from deskscribe.capture.screen import ScreenModel
 from deskscribe.capture.xsettings import (
     PointerSettings,
@@ -30,6 +30,7 @@ from deskscribe.capture.xsettings import (
     pointer_settings,
     scale_from_resources,
 )
+from deskscribe.errors import CaptureUnavailable
 from deskscribe.policy import Policy
 
 _EVENT = struct.Struct("=BBHIIIIhhhhHBx")

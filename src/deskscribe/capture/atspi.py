@@ -14,12 +14,10 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from deskscribe.errors import AccessibilityUnavailable
+
 ROLE_PASSWORD_TEXT = 40
 _FOCUS_EVENT = "object:state-changed:focused"
-
-
-class AccessibilityUnavailable(RuntimeError):
-    pass
 
 
 class PasswordFocus:

@@ -36,10 +36,6 @@ class RawInput(NamedTuple):
     mono_ns: int
 
 
-class CaptureUnavailable(RuntimeError):
-    """Capture cannot start here (no display, Wayland, missing extension); says what to do."""
-
-
 @dataclass(frozen=True, slots=True)
 class WindowInfo:
     app: str | None

@@ -15,14 +15,9 @@ import typer
 from typer.core import TyperOption
 
 from deskscribe import __version__
-from deskscribe.capture.base import CaptureUnavailable
 from deskscribe.cli import collector, consent, contributor, dataset, policy_source, record, review, sessions
-from deskscribe.cli.config import DataDirOpt, UserError, load_config
-from deskscribe.control import ControlError
-from deskscribe.keys import DataKeyError
-from deskscribe.policy import PolicyError
-from deskscribe.store import StoreError
-from deskscribe.vdisplay import VirtualDisplayError
+from deskscribe.cli.config import DataDirOpt, load_config
+from deskscribe.errors import DeskscribeError, UserError
 
 __all__ = ["UserError", "app", "main"]
 
@@ -104,7 +99,7 @@ def demo(out: Annotated[Path | None, typer.Option(
 
     try:
         run_demo(out=out, command=os.path.relpath(sys.argv[0]) if os.sep in sys.argv[0] else "deskscribe")
-    except (VirtualDisplayError, RuntimeError) as exc:
+    except (DeskscribeError, RuntimeError) as exc:
         raise UserError(f"demo failed: {exc}") from None
 
 
@@ -126,7 +121,7 @@ app.add_typer(collector.admin_app, name="admin", rich_help_panel="Collector")
 def main() -> None:
     try:
         app()
-    except (UserError, PolicyError, StoreError, CaptureUnavailable, DataKeyError, ControlError) as exc:
+    except DeskscribeError as exc:
         typer.echo(f"deskscribe: error: {exc}", err=True)
         sys.exit(2)
     except OSError as exc:

@@ -16,8 +16,9 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from deskscribe.cli.config import DataDirOpt, UserError
+from deskscribe.cli.config import DataDirOpt
 from deskscribe.cli.plural import count
+from deskscribe.errors import UserError
 
 if TYPE_CHECKING:
     from deskscribe.collector.store import CollectorStore, Device
@@ -69,7 +70,7 @@ def open_store(db: str | None, blobs: Path | None, key_file: Path | None,
 @contextmanager
 def _refused() -> Iterator[None]:
     """The store's refusals (4xx over HTTP) become one-line errors here."""
-    from deskscribe.collector.store import CollectorError
+    from deskscribe.errors import CollectorError
 
     try:
         yield

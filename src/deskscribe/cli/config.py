@@ -13,16 +13,13 @@ from typing import Annotated, Any
 import typer
 
 from deskscribe.datadir import DataDir
+from deskscribe.errors import UserError
 from deskscribe.keys import FileKeyBackend, KeyBackend, KeyringBackend, os_keyring_available
 from deskscribe.notice import LEDGER_NAME, Ledger
 from deskscribe.policy import unknown_key
 
 DEFAULT_BUDGET_MB = 2048
 DEFAULT_MIN_FREE_MB = 500
-
-
-class UserError(Exception):
-    """Shown as one line; exit status 2."""
 
 
 DEFAULT_HOTKEY = "ctrl+alt+shift+p"

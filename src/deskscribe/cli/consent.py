@@ -8,9 +8,10 @@ from typing import Annotated
 import typer
 
 from deskscribe.cli import policy_source
-from deskscribe.cli.config import DataDirOpt, PolicyOpt, UserError, ledger, load_config
+from deskscribe.cli.config import DataDirOpt, PolicyOpt, ledger, load_config
 from deskscribe.cli.contributor import report_consent
-from deskscribe.control import ControlError, request, socket_path
+from deskscribe.control import request, socket_path
+from deskscribe.errors import ControlError, UserError
 from deskscribe.notice import notice_version, render_notice
 
 consent_app = typer.Typer(help="Read, acknowledge or withdraw from the recording notice.",

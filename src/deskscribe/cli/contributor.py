@@ -27,7 +27,8 @@ def enrol(url: Annotated[str, typer.Argument(help="The collector's address, e.g.
     """Exchange an enrolment code for this device's credential (kept 0600 in the data dir)."""
     import httpx
 
-    from deskscribe.cli.config import UserError, load_config
+    from deskscribe.cli.config import load_config
+    from deskscribe.errors import UserError
 
     try:
         r = httpx.post(url.rstrip("/") + "/v1/enrol", json={"code": code}, timeout=30)
@@ -50,7 +51,8 @@ def upload(sessions: Annotated[list[str] | None, typer.Argument(
            max_kib_s: Annotated[float | None, typer.Option(help="Bandwidth cap in KiB/s.")] = None) -> None:
     """Upload the sessions you approved with `deskscribe review approve`; safe to repeat after a
     crash or network loss: what the collector holds is not sent again."""
-    from deskscribe.cli.config import UserError, ledger, open_datadir
+    from deskscribe.cli.config import ledger, open_datadir
+    from deskscribe.errors import UserError
     from deskscribe.upload import Outbox, Uploader, UploadError
 
     cfg, dd = open_datadir(data_dir)
@@ -99,7 +101,8 @@ def upload(sessions: Annotated[list[str] | None, typer.Argument(
 def _auto_approve(box: Any, infos: dict[str, SessionInfo], root: Path) -> None:
     """The policy may approve what the contributor left unreviewed for N hours (the notice says so)."""
     from deskscribe.cli.policy_source import cached
-    from deskscribe.policy import PolicyError, parse_policy
+    from deskscribe.errors import PolicyError
+    from deskscribe.policy import parse_policy
 
     answer = cached(root)
     try:
@@ -142,7 +145,8 @@ me_app = typer.Typer(help="Your rights: what the collector holds about you, and 
 def open_client(data_dir: Path | None):  # type: ignore[no-untyped-def]
     import httpx
 
-    from deskscribe.cli.config import UserError, load_config
+    from deskscribe.cli.config import load_config
+    from deskscribe.errors import UserError
 
     try:
         cred = json.loads((load_config(data_dir).data_dir / CREDENTIAL).read_text())
@@ -155,7 +159,7 @@ def open_client(data_dir: Path | None):  # type: ignore[no-untyped-def]
 def call(client, method: str, url: str):  # type: ignore[no-untyped-def]
     import httpx
 
-    from deskscribe.cli.config import UserError
+    from deskscribe.errors import UserError
 
     try:
         r = client.request(method, url)
@@ -172,8 +176,8 @@ def me_export(out: Annotated[Path, typer.Option("--out", help="Directory for eve
     """Everything the collector holds about you: each session as held (encrypted) and decoded
     with your key (JSON events and PNG screenshots), your consent records and who accessed
     your data."""
-    from deskscribe.cli.config import UserError, open_datadir
-    from deskscribe.keys import DataKeyError
+    from deskscribe.cli.config import open_datadir
+    from deskscribe.errors import DataKeyError, UserError
 
     if out.exists() and any(out.iterdir()):
         raise UserError(f"{out} is not empty; choose a new directory")
@@ -235,8 +239,9 @@ def me_delete(yes: Annotated[bool, typer.Option("--yes", help="Do not ask.")] = 
     """Erase yourself: the collector's copies, then your sessions and your key on this device."""
     import shutil
 
-    from deskscribe.cli.config import UserError, key_backend, open_datadir
-    from deskscribe.control import ControlError, request, socket_path
+    from deskscribe.cli.config import key_backend, open_datadir
+    from deskscribe.control import request, socket_path
+    from deskscribe.errors import ControlError, UserError
     from deskscribe.upload import Outbox
 
     cfg, dd = open_datadir(data_dir)

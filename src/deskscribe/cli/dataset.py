@@ -7,10 +7,10 @@ from typing import Annotated
 
 import typer
 
-from deskscribe.cli.config import DataDirOpt, UserError, open_datadir
+from deskscribe.cli.config import DataDirOpt, open_datadir
 from deskscribe.cli.plural import count
 from deskscribe.cli.sessions import skipped, usable
-from deskscribe.vdisplay import VirtualDisplayError
+from deskscribe.errors import UserError, VirtualDisplayError
 
 
 def build(
@@ -66,7 +66,8 @@ def replay(
     """Re-perform an episode on a fresh virtual desktop and report how many steps reproduce."""
     import shlex
 
-    from deskscribe.dataset.replay import ReplayError, load_episode, run_replay
+    from deskscribe.dataset.replay import load_episode, run_replay
+    from deskscribe.errors import ReplayError
 
     try:
         steps = load_episode(export_dir, episode)

@@ -12,7 +12,7 @@ from typing import Any
 
 import typer
 
-from deskscribe.cli.config import UserError
+from deskscribe.errors import UserError
 from deskscribe.policy import Policy, load_policy, parse_policy
 
 CREDENTIAL = "collector.json"

@@ -12,19 +12,18 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from deskscribe import __version__
-from deskscribe.capture.base import CaptureUnavailable
 from deskscribe.cli import policy_source
 from deskscribe.cli.config import (
     Config,
     DataDirOpt,
     PolicyOpt,
-    UserError,
     config_path,
     ledger,
     load_config,
     open_datadir,
 )
 from deskscribe.control import ControlServer, request, socket_path
+from deskscribe.errors import CaptureUnavailable, UserError
 from deskscribe.events import Monitor, SessionMeta, os_description
 from deskscribe.notice import notice_version
 from deskscribe.policy import Policy
@@ -158,7 +157,8 @@ class _NoAccessibility:
 def _password_focus() -> PasswordFocus | _NoAccessibility:
     """Password fields known from the accessibility bus where the desktop has one; policy
     titles and terminal prompts are recognised either way."""
-    from deskscribe.capture.atspi import AccessibilityUnavailable, PasswordFocus
+    from deskscribe.capture.atspi import PasswordFocus
+    from deskscribe.errors import AccessibilityUnavailable
 
     address = os.environ.get("DBUS_SESSION_BUS_ADDRESS")
     if not address:
@@ -198,8 +198,9 @@ def _hotkey(spec: str) -> Hotkey | None:
 
 
 def _redaction(pol: Policy) -> tuple[TextScanner, Redactor]:
+    from deskscribe.errors import OcrUnavailable
     from deskscribe.redact.frames import FrameRedactor
-    from deskscribe.redact.ocr import OcrUnavailable, TesseractOcr
+    from deskscribe.redact.ocr import TesseractOcr
     from deskscribe.redact.stage import NoFrames
     from deskscribe.redact.text import TextScanner
 

@@ -8,11 +8,12 @@ from typing import Annotated, Any
 
 import typer
 
-from deskscribe.cli.config import DataDirOpt, UserError, load_config, open_datadir
+from deskscribe.cli.config import DataDirOpt, load_config, open_datadir
 from deskscribe.cli.plural import count
 from deskscribe.cli.sessions import skipped, usable
 from deskscribe.dataset.build import UNREADABLE, unreadable
-from deskscribe.review import describe, session_actions
+from deskscribe.errors import UserError
+from deskscribe.dataset.preview import describe, session_actions
 
 review_app = typer.Typer(help="See what your sessions hold, delete what should not go, approve the rest.",
                          invoke_without_command=True)
@@ -100,7 +101,7 @@ def drop(session_id: str,
          steps: Annotated[list[int], typer.Argument(help="Step numbers as `review show` lists them.")],
          data_dir: DataDirOpt = None) -> None:
     """Delete single steps of a session (their actions and the screenshots shown with them)."""
-    from deskscribe.review import step_contents
+    from deskscribe.dataset.preview import step_contents
 
     _, dd = open_datadir(data_dir)
     box = _outbox(data_dir)

@@ -11,9 +11,10 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from deskscribe.cli.config import DataDirOpt, UserError, open_datadir
+from deskscribe.cli.config import DataDirOpt, open_datadir
 from deskscribe.cli.plural import count
-from deskscribe.control import ControlError, request, socket_path
+from deskscribe.control import request, socket_path
+from deskscribe.errors import ControlError, UserError
 
 if TYPE_CHECKING:
     from deskscribe.datadir import SessionInfo

@@ -14,7 +14,8 @@ from deskscribe import __version__
 from deskscribe.collector.consent import ConsentRecords
 from deskscribe.collector.datasets import DatasetBuilds
 from deskscribe.collector.policies import Policies
-from deskscribe.collector.store import CollectorError, CollectorStore, Device, Invalid, Unauthorised
+from deskscribe.collector.store import CollectorStore, Device
+from deskscribe.errors import CollectorError, Invalid, Unauthorised
 
 SESSION_ID = Path(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")
 DATASET_ID = Path(min_length=1, max_length=32, pattern=r"^[a-f0-9]+$")

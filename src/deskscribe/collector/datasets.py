@@ -22,20 +22,13 @@ from sqlalchemy import select
 
 from deskscribe.collector.consent import ConsentRecords
 from deskscribe.collector.schema import dataset_members, datasets, sessions, wrapped_keys
-from deskscribe.collector.store import (
-    MIN_PEOPLE,
-    CollectorStore,
-    Conflict,
-    Device,
-    Forbidden,
-    Invalid,
-    NotFound,
-)
+from deskscribe.collector.store import MIN_PEOPLE, CollectorStore, Device
 from deskscribe.datadir import DataDir
 from deskscribe.dataset.build import Release, build_dataset
 from deskscribe.dataset.export import FORMATS, open_exporter
-from deskscribe.keys import DataKeyError, MemoryKeyBackend, Sealer
-from deskscribe.store import SessionReader, StoreError
+from deskscribe.errors import Conflict, DataKeyError, Forbidden, Invalid, NotFound, StoreError
+from deskscribe.keys import MemoryKeyBackend, Sealer
+from deskscribe.store import SessionReader
 
 
 class DatasetBuilds:

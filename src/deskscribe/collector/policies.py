@@ -13,8 +13,9 @@ from typing import Any
 from sqlalchemy import select
 
 from deskscribe.collector.schema import policies, region_approvals
-from deskscribe.collector.store import CollectorStore, Conflict, Device, Forbidden, Invalid, NotFound
-from deskscribe.policy import Policy, PolicyError, for_region, missing_approvals, parse_policy
+from deskscribe.collector.store import CollectorStore, Device
+from deskscribe.errors import Conflict, Forbidden, Invalid, NotFound, PolicyError
+from deskscribe.policy import Policy, for_region, missing_approvals, parse_policy
 
 MAX_POLICY_BYTES = 256 * 1024
 

@@ -30,35 +30,12 @@ from deskscribe.collector.schema import (
     sessions,
     wrapped_keys,
 )
-from deskscribe.keys import DataKeyError, public_of, unwrap_key, wrap_key
+from deskscribe.errors import Conflict, DataKeyError, Forbidden, Invalid, NotFound, Unauthorised
+from deskscribe.keys import public_of, unwrap_key, wrap_key
 
 ROLES = ("contributor", "steward", "ml_engineer", "auditor")
 MAX_CHUNK = 8 * 1024 * 1024
 MIN_PEOPLE = 10  # the fewest people any figure or dataset across people may describe
-
-
-class CollectorError(Exception):
-    status = 400
-
-
-class Invalid(CollectorError):
-    status = 400
-
-
-class Unauthorised(CollectorError):
-    status = 401
-
-
-class Forbidden(CollectorError):
-    status = 403
-
-
-class NotFound(CollectorError):
-    status = 404
-
-
-class Conflict(CollectorError):
-    status = 409
 
 
 @dataclass(frozen=True, slots=True)

@@ -13,9 +13,9 @@ from deskscribe.dataset.episodes import Episode, EpisodeParams, build_episodes
 from deskscribe.dataset.export.base import BuildSummary, ExportEpisode, Exporter, ExportStep
 from deskscribe.dataset.frames import FrameSource
 from deskscribe.dataset.reduce import ReduceParams, reduce_events
+from deskscribe.errors import DataKeyError, StoreError
 from deskscribe.events import Event, SessionMeta
-from deskscribe.keys import DataKeyError
-from deskscribe.store import SessionReader, StoreError
+from deskscribe.store import SessionReader
 
 
 @dataclass(frozen=True, slots=True)

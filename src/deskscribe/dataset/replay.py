@@ -20,6 +20,8 @@ from PIL import Image
 from Xlib import XK, X, display
 from Xlib.ext import xtest
 
+from deskscribe.errors import ReplayError
+
 MATCH_SHARE = 0.995  # a step matches when this share of kept pixels is identical
 SETTLE_S = 0.6
 _KEYSYMS = {"enter": "Return", "esc": "Escape", "backspace": "BackSpace", "tab": "Tab", "ctrl": "Control_L",
@@ -28,10 +30,6 @@ _KEYSYMS = {"enter": "Return", "esc": "Escape", "backspace": "BackSpace", "tab":
             "up": "Up", "down": "Down", "left": "Left", "right": "Right", "insert": "Insert",
             "space": "space"}
 _BUTTONS = {"left": 1, "middle": 2, "right": 3}
-
-
-class ReplayError(RuntimeError):
-    pass
 
 
 @dataclass(frozen=True, slots=True)

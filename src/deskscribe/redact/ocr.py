@@ -16,13 +16,10 @@ import numpy as np
 from PIL import Image
 
 from deskscribe.capture.base import Rect
+from deskscribe.errors import OcrUnavailable
 
 SCALE = 2  # screen fonts are small; Tesseract misreads digits below about 20 px cap height
 SMALL_LINE_PX = 16  # a word crop lower than this (a 10 px font) is enlarged 3x, not 2x
-
-
-class OcrUnavailable(RuntimeError):
-    """No OCR engine here; the message says what to install."""
 
 
 @dataclass(frozen=True, slots=True)

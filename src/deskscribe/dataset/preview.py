@@ -1,4 +1,4 @@
-"""`deskscribe review`: the contributor sees what each session holds before anything leaves.
+"""What a session would contribute to a dataset, for the contributor's review before upload.
 
 Sessions are shown as the actions a dataset would contain (decrypted locally), with the apps
 they happened in; the contributor deletes what should not go and approves the rest. Only
