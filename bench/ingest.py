@@ -26,6 +26,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench.build import Synth
 from tests.collector.conftest import Postgres, Served
 
+from deskscribe.client import CollectorClient
 from deskscribe.collector.store import CollectorStore, connect
 from deskscribe.datadir import DataDir
 from deskscribe.events import Monitor, SessionMeta
@@ -49,14 +50,14 @@ def session_file(root: Path, hours: float) -> tuple[Path, int]:
 
 def ingest(url: str, tmp: Path, path: Path, uploads: int) -> float:
     """Wall seconds for ``uploads`` devices to each upload one copy of ``path``."""
-    store = CollectorStore(engine=connect(url), blobs=tmp / "blobs", private_key=new_collector_key())
+    store = CollectorStore.open(engine=connect(url), blobs=tmp / "blobs", private_key=new_collector_key())
     served = Served(store).start()
     try:
         tokens = [store.enrol(store.create_enrol_code())[1] for _ in range(uploads)]
 
         def one(i: int) -> None:
-            with served.client(tokens[i]) as client:
-                Uploader(client=client).upload(f"s{i}", path)
+            with served.client(tokens[i]) as http:
+                Uploader(client=CollectorClient(http=http)).upload(f"s{i}", path)
 
         t0 = time.perf_counter()
         with ThreadPoolExecutor(max_workers=uploads) as pool:

@@ -6,11 +6,15 @@ import shutil
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 from rich.console import Console
 
+from deskscribe.errors import DeskscribeError
 from deskscribe.keys import os_keyring_available
+
+if TYPE_CHECKING:
+    from deskscribe.client import PolicyAnswer
 
 OK, WARN, FAIL = "ok", "warn", "fail"
 _MARK = {OK: "[green]✔[/]", WARN: "[yellow]![/]", FAIL: "[red]✘[/]"}
@@ -117,14 +121,14 @@ def check_demo_tools() -> list[Check]:
     return [Check("demo tools", OK, "Xvfb, openbox, xdotool, xterm, zenity")]
 
 
-def check_collector(url: str | None, fetch: Callable[[], dict[str, Any] | None]) -> list[Check]:
+def check_collector(url: str | None, fetch: Callable[[], PolicyAnswer | None]) -> list[Check]:
     """Enrolment, and whether the collector's policy lets this device record."""
     if url is None:
         return [Check("collector", WARN, "not enrolled: recording needs --policy FILE",
                       "`deskscribe enrol URL CODE` uses your organisation's policy and uploads")]
     try:
         answer = fetch()
-    except Exception as exc:  # the fetch explains itself (no policy yet, refused credential)
+    except DeskscribeError as exc:  # the fetch explains itself (no policy yet, refused credential)
         return [Check("collector", FAIL, f"{url}: {exc}", "ask your data steward")]
     if answer is None:
         return [Check("collector", WARN, f"{url} cannot be reached; the policy fetched last is used",

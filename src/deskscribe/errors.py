@@ -20,7 +20,8 @@ written for the person who sees it: what went wrong and what to do.
     │   └── VirtualDisplayError       Xvfb or the window manager would not start
     ├── CollectorClientError      talking to a collector failed (the client side)
     │   ├── CollectorUnreachable      the network or the collector stayed down through retries
-    │   └── CollectorRefused          the collector answered with a refusal; ``status`` says which
+    │   ├── CollectorRefused          the collector answered with a refusal; ``status`` says which
+    │   └── CollectorAnswerInvalid    what answered is not a collector's API (a wrong address?)
     ├── CollectorError            a request the collector refuses (the server side); ``status``
     │   ├── Invalid (400)  Unauthorised (401)  Forbidden (403)  NotFound (404)  Conflict (409)
     ├── ReplayError               an export that cannot be replayed
@@ -92,6 +93,10 @@ class CollectorRefused(CollectorClientError):
     def __init__(self, message: str, *, status: int) -> None:
         super().__init__(message)
         self.status = status
+
+
+class CollectorAnswerInvalid(CollectorClientError):
+    """Something answered, but not with the collector's API: usually a wrong address."""
 
 
 class CollectorError(DeskscribeError):

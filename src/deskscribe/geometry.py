@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 
@@ -60,3 +60,32 @@ def subtract(a: Rect, b: Rect) -> list[Rect]:
            Rect(a.x, cut.y, cut.x - a.x, cut.height),
            Rect(cut.x + cut.width, cut.y, a.x + a.width - cut.x - cut.width, cut.height)]
     return [r for r in out if r.width > 0 and r.height > 0]
+
+
+def touches(a: Rect, b: Rect) -> bool:
+    """Overlapping or sharing an edge, so that reading the two as one box leaves no seam."""
+    return a.x <= b.x + b.width and b.x <= a.x + a.width and a.y <= b.y + b.height and b.y <= a.y + a.height
+
+
+def merge(rects: Iterable[Rect], meet: Callable[[Rect, Rect], bool]) -> tuple[list[Rect], bool]:
+    """Each rectangle folded into the first kept one it meets, in one pass; and whether any
+    was folded, since a fold can make two kept ones meet and the caller may want another pass."""
+    out: list[Rect] = []
+    folded = False
+    for r in rects:
+        for i, o in enumerate(out):
+            if meet(o, r):
+                out[i], folded = union((o, r)), True
+                break
+        else:
+            out.append(r)
+    return out, folded
+
+
+def clip_merge(rects: Iterable[Rect], width: int, height: int, most: int = 8) -> list[Rect]:
+    """Clip to the screen and merge into few boxes; more than ``most`` scattered ones become one."""
+    clipped = [c for c in (clip(r, width, height) for r in rects) if c.width and c.height]
+    merged, _ = merge(sorted(clipped, key=lambda r: (r.y, r.x)), touches)
+    if len(merged) > most:
+        merged = [union(merged)]
+    return merged

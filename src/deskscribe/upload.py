@@ -1,40 +1,32 @@
 """Sending sealed sessions to the collector: chunked, idempotent, resumable.
 
 The server is asked which chunks it already holds, so an upload cut by a crash or a lost
-network continues where it stopped; a chunk sent twice is stored once. Network failures and
-5xx answers are retried with backoff; a 4xx answer means the request itself is wrong and is
-reported, never retried.
+network continues where it stopped; a chunk sent twice is stored once. What a failed request
+means (retry or report) is the :class:`~deskscribe.client.CollectorClient`'s to decide.
 """
 
 from __future__ import annotations
 
-import base64
-import hashlib
 import json
 import os
 import time
 from collections.abc import Callable
 from pathlib import Path
 
-import httpx
-
-from deskscribe.errors import CollectorClientError
+from deskscribe.client import CollectorClient
+from deskscribe.errors import StoreError
 
 CHUNK_BYTES = 1024 * 1024
-RETRIES = 5
-
-
-class UploadError(CollectorClientError):
-    """The collector refused the upload or stayed unreachable; the message says which."""
 
 
 class Uploader:
-    def __init__(self, *, client: httpx.Client, chunk_bytes: int = CHUNK_BYTES,
-                 sleep: Callable[[float], None] = time.sleep,
+    def __init__(self, *, client: CollectorClient, chunk_bytes: int = CHUNK_BYTES,
+                 sleep: Callable[[float], None] = time.sleep, now_s: Callable[[], float] = time.monotonic,
                  max_bytes_per_s: float | None = None) -> None:
         self._client = client
         self._chunk = chunk_bytes
         self._sleep = sleep
+        self._now_s = now_s
         self._rate = max_bytes_per_s
 
     def upload(self, session_id: str, path: Path, progress: Callable[[int, int], None] = lambda d, t: None
@@ -42,66 +34,23 @@ class Uploader:
         """Send what the server lacks of ``path``; returns how many chunks were sent now."""
         data = path.read_bytes()
         if not data:
-            raise UploadError(f"{path} is empty; nothing to upload")
+            raise StoreError(f"{path} is empty; nothing to upload")
         parts = [data[i:i + self._chunk] for i in range(0, len(data), self._chunk)]
-        have = set(self._have(session_id))
+        have = set(self._client.chunks_held(session_id))
         sent = 0
         for idx, part in enumerate(parts):
             if idx not in have:
-                started = time.monotonic()
-                self._request("PUT", f"/v1/sessions/{session_id}/chunks/{idx}", content=part,
-                              headers={"X-Content-SHA256": hashlib.sha256(part).hexdigest()})
+                started = self._now_s()
+                self._client.put_chunk(session_id, idx, part)
                 sent += 1
-                self._throttle(len(part), time.monotonic() - started)
+                self._throttle(len(part), self._now_s() - started)
             progress(idx + 1, len(parts))
-        self._request("POST", f"/v1/sessions/{session_id}/complete", json={"chunks": len(parts)})
+        self._client.complete(session_id, len(parts))
         return sent
-
-    def deposit_key(self, wrapped: bytes) -> None:
-        """Give the collector the data key wrapped for its public key (envelope encryption)."""
-        self._request("PUT", "/v1/me/key", json={"wrapped": base64.b64encode(wrapped).decode()})
-
-    def report_consent(self, entries: list[dict[str, object]]) -> bool:
-        """Send the consent ledger (the server ignores repeats); True when it records an objection."""
-        r = self._request("POST", "/v1/me/consent", json={"entries": entries})
-        return r is not None and bool(r.json()["objecting"])
-
-    def _have(self, session_id: str) -> list[int]:
-        r = self._request("GET", f"/v1/sessions/{session_id}/chunks", missing_ok=True)
-        return [] if r is None else [int(i) for i in r.json()["chunks"]]
 
     def _throttle(self, size: int, took: float) -> None:
         if self._rate:
             self._sleep(max(0.0, size / self._rate - took))
-
-    def _request(self, method: str, url: str, *, missing_ok: bool = False, **kw: object
-                 ) -> httpx.Response | None:
-        delay = 0.5
-        for attempt in range(RETRIES + 1):
-            try:
-                r = self._client.request(method, url, **kw)  # type: ignore[arg-type]
-            except httpx.TransportError as exc:
-                problem = f"collector unreachable ({exc})"
-            else:
-                if r.status_code == 404 and missing_ok:
-                    return None
-                if r.status_code < 400:
-                    return r
-                if r.status_code < 500:
-                    raise UploadError(f"collector refused {method} {url}: {r.status_code} {_detail(r)}")
-                problem = f"collector error {r.status_code}"
-            if attempt == RETRIES:
-                raise UploadError(f"{problem}; {RETRIES} retries failed, run the upload again later")
-            self._sleep(delay)
-            delay = min(delay * 2, 30.0)
-        raise AssertionError("unreachable")
-
-
-def _detail(r: httpx.Response) -> str:
-    try:
-        return str(r.json().get("detail", r.text))
-    except ValueError:
-        return r.text[:200]
 
 
 class Outbox:
@@ -118,7 +67,7 @@ class Outbox:
         except FileNotFoundError:
             return {"approved": {}, "uploaded": {}}
         except (OSError, ValueError) as exc:
-            raise UploadError(f"the outbox {self.path} is damaged ({exc});"
+            raise StoreError(f"the outbox {self.path} is damaged ({exc});"
                               " delete it and approve again") from None
         return {"approved": dict(raw.get("approved", {})), "uploaded": dict(raw.get("uploaded", {}))}
 

@@ -83,7 +83,7 @@ def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[CollectorS
     else:
         url = request.getfixturevalue("postgres").new_database()
     engine = connect(url)
-    yield CollectorStore(engine=engine, blobs=tmp_path / "blobs", private_key=new_collector_key())
+    yield CollectorStore.open(engine=engine, blobs=tmp_path / "blobs", private_key=new_collector_key())
     engine.dispose()
 
 

@@ -9,8 +9,10 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+import httpx
 import pyarrow.parquet as pq
 
+from deskscribe.client import CollectorClient
 from deskscribe.datadir import DataDir
 from deskscribe.events import Event, Monitor, SessionMeta
 from deskscribe.keys import FileKeyBackend, wrap_key
@@ -28,14 +30,14 @@ class Person:
     dd: DataDir
     session: str
 
-    def client(self, served: Served):  # type: ignore[no-untyped-def]
+    def client(self, served: Served) -> httpx.Client:
         return served.client(self.enrolled["token"])
 
     def deposit_key(self, served: Served) -> None:
         wrapped = wrap_key(self.dd.data_key(), recipient=base64.b64decode(self.enrolled["collector_key"]),
                            contributor=self.enrolled["contributor_id"])
         with self.client(served) as c:
-            Uploader(client=c).deposit_key(wrapped)
+            CollectorClient(http=c).deposit_key(wrapped)
 
 
 def typed_session(dd: DataDir, text: str) -> str:
@@ -63,7 +65,7 @@ def people(served: Served, tmp: Path, n: int) -> list[Person]:
         sid = typed_session(dd, f"canary{i:02d}text")
         who = Person(f"person{i}", enrol(served), dd, sid)
         with who.client(served) as c:
-            Uploader(client=c).upload(sid, dd.path_of(sid))
+            Uploader(client=CollectorClient(http=c)).upload(sid, dd.path_of(sid))
         out.append(who)
     return out
 
@@ -179,23 +181,24 @@ def test_a_key_wrapped_for_someone_else_is_refused(served: Served, tmp_path: Pat
 
 def test_an_erasure_during_a_build_keeps_that_build_from_being_served(served: Served, tmp_path: Path) -> None:
     from deskscribe.collector.datasets import DatasetBuilds
+    from deskscribe.collector.erasure import erase
 
     crowd = people(served, tmp_path, 10)
     for p in crowd:
         p.deposit_key(served)
     builds = DatasetBuilds(store=served.store)
     steward = served.store.authenticate(enrol(served, "steward")["token"])
-    row = builds.start(steward, "jsonl", 100)
+    row = builds.start(steward, "jsonl", 100).model_dump()
     assemble = builds._assemble
 
     def erase_midway(work: Path, readable: dict[str, list[tuple[str, int]]]):  # type: ignore[no-untyped-def]
         out = assemble(work, readable)  # her key is already unwrapped in memory here
-        served.store.erase(served.store.authenticate(crowd[3].enrolled["token"]))
+        erase(served.store, served.store.authenticate(crowd[3].enrolled["token"]))
         return out
 
     builds._assemble = erase_midway  # type: ignore[method-assign]
     builds.run(row["id"], steward.id)
-    done = {d["id"]: d for d in builds.listing(steward)}[row["id"]]
+    done = {d.id: d.model_dump() for d in builds.listing(steward)}[row["id"]]
     assert done["state"] == "stale" and "during the build" in done["stale_reason"]
     assert not (served.store.datasets_dir / row["id"]).exists()
 

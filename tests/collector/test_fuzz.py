@@ -25,7 +25,7 @@ def _spec() -> dict[str, Any]:
     """The spec the collector serves (it does not depend on the store behind it)."""
     with tempfile.TemporaryDirectory() as tmp:
         engine = connect(f"sqlite:///{tmp}/spec.db")
-        app = create_app(store=CollectorStore(engine=engine, blobs=Path(tmp) / "b", private_key=new_collector_key()))
+        app = create_app(store=CollectorStore.open(engine=engine, blobs=Path(tmp) / "b", private_key=new_collector_key()))
         spec = app.openapi()
         engine.dispose()
     return spec

@@ -57,14 +57,14 @@ def test_stewards_publish_and_each_region_gets_its_rules_once_approved(served: S
     with served.client(berlin) as c:
         there = c.get("/v1/policy").json()
     assert there["enabled"] and there["policy"]["frames"] is False and there["policy"]["version"] == "2026-11@DE"
-    actions = [e["action"] for e in served.store.audit_log(served.store.authenticate(enrol(served, "auditor")["token"]))]
+    actions = [e.action for e in served.store.audit_log(served.store.authenticate(enrol(served, "auditor")["token"]))]
     assert actions.count("policy_publish") == 1 and actions.count("region_approve") == 2
 
 
 def test_retention_deletes_each_stage_when_its_time_is_up(store: CollectorStore) -> None:
     now = [1_000 * DAY_NS]
     clocked = CollectorStore(engine=store.engine, blobs=store.blobs, private_key=new_collector_key(),
-                             clock=lambda: now[0])
+                             wall_ns=lambda: now[0])
     dev, _ = clocked.enrol(clocked.create_enrol_code())
 
     def upload(sid: str, complete: bool) -> None:
@@ -85,7 +85,7 @@ def test_retention_deletes_each_stage_when_its_time_is_up(store: CollectorStore)
     assert sweep(clocked) == {"sessions": 1, "datasets": 0}
     now[0] += 85 * DAY_NS  # day 93: the first complete session is past 90 days, the later one is not
     assert sweep(clocked) == {"sessions": 1, "datasets": 0}
-    assert [s["id"] for s in clocked.my_sessions(dev)] == ["fresh"]
+    assert [s.id for s in clocked.my_sessions(dev)] == ["fresh"]
     assert sorted(p.name for p in (clocked.blobs / dev.contributor_id).iterdir()) == ["fresh"]
     now[0] += 300 * DAY_NS
     assert sweep(clocked) == {"sessions": 1, "datasets": 1}
@@ -100,7 +100,7 @@ def test_retention_follows_the_published_policy(store: CollectorStore) -> None:
 
     now = [1_000 * DAY_NS]
     clocked = CollectorStore(engine=store.engine, blobs=store.blobs, private_key=new_collector_key(),
-                             clock=lambda: now[0])
+                             wall_ns=lambda: now[0])
     Policies(store=clocked).publish(POLICY, actor="test")  # sessions_days = 30
     dev, _ = clocked.enrol(clocked.create_enrol_code())
     clocked.put_chunk(dev, "s", 0, b"s", hashlib.sha256(b"s").hexdigest())

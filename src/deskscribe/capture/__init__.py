@@ -12,7 +12,7 @@ from deskscribe.policy import Policy
 def open_leaf(*, display_name: str, policy: Policy) -> Leaf:
     if sys.platform.startswith("linux") or "bsd" in sys.platform:
         try:
-            from deskscribe.capture._x11 import X11Leaf
+            from deskscribe.capture.x11.leaf import X11Leaf
         except ImportError as exc:
             raise CaptureUnavailable(f"capture libraries are missing ({exc.name});"
                                      " install with: pip install 'deskscribe[capture]'") from None

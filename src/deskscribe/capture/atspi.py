@@ -14,6 +14,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from deskscribe.capture.base import WindowInfo
 from deskscribe.errors import AccessibilityUnavailable
 
 ROLE_PASSWORD_TEXT = 40
@@ -23,9 +24,9 @@ _FOCUS_EVENT = "object:state-changed:focused"
 class PasswordFocus:
     """``since(t)``: a password field has had focus at some moment after monotonic ``t``."""
 
-    def __init__(self, *, session_bus: str, clock: Callable[[], int] = time.monotonic_ns) -> None:
+    def __init__(self, *, session_bus: str, mono_ns: Callable[[], int] = time.monotonic_ns) -> None:
         self._address = session_bus
-        self._clock = clock
+        self._mono_ns = mono_ns
         self._focused: str | None = None  # "sender path" of the focused password field
         self._left_ns = -1
         self._stop = threading.Event()
@@ -58,6 +59,15 @@ class PasswordFocus:
     def since(self, mono_ns: int) -> bool:
         return self._focused is not None or self._left_ns >= mono_ns
 
+    # As a context source of the pipeline: only the password-focus question is answered here.
+    secret_since = since
+
+    def secret_now(self, window: WindowInfo) -> bool:
+        return False
+
+    def prompt_possible(self, window: WindowInfo) -> bool:
+        return False
+
     def stop(self) -> None:
         self._stop.set()
         if self._thread is not None:
@@ -86,12 +96,12 @@ class PasswordFocus:
         key = f"{obj[0]} {obj[1]}"
         if not gained:
             if self._focused == key:
-                self._focused, self._left_ns = None, self._clock()
+                self._focused, self._left_ns = None, self._mono_ns()
             return
         if self._role(*obj) == ROLE_PASSWORD_TEXT:
             self._focused = key
         elif self._focused is not None:
-            self._focused, self._left_ns = None, self._clock()
+            self._focused, self._left_ns = None, self._mono_ns()
 
     def _role(self, sender: str, path: str) -> int | None:
         from jeepney import DBusAddress, new_method_call

@@ -22,18 +22,12 @@ import termios
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Protocol
+
+from deskscribe.capture.base import WindowInfo
 
 # Unix98 pty slaves (/dev/pts/N) use major numbers 136-143 (Linux devices.txt).
 _PTS_MAJORS = range(136, 144)
 RESCAN_NS = 1_000_000_000  # a terminal opens a new tab rarely; its process list is re-read at most this often
-
-
-class Terminals(Protocol):
-    """What the recorder asks about the focused window's process."""
-
-    def secret_input(self, pid: int | None) -> bool: ...
-    def program_in_front(self, pid: int | None) -> bool: ...
 
 
 def _stat_fields(pid: str, proc: Path) -> list[str] | None:
@@ -100,12 +94,13 @@ def reads_secret(path: str) -> bool:
 class EchoProbe:
     """``secret_input(pid)``: some pty of window process ``pid`` is reading a secret now.
 
-    Called from the input thread for key presses only, so a burst typed at a prompt is known
-    as secret even if the prompt has ended by the time the burst is scanned."""
+    A context source for the pipeline: asked from the input thread for key presses only, so a
+    burst typed at a prompt is known as secret even if the prompt has ended by the time the
+    burst is scanned."""
 
-    def __init__(self, *, proc: Path = Path("/proc"), clock: Callable[[], int] = time.monotonic_ns) -> None:
+    def __init__(self, *, proc: Path = Path("/proc"), mono_ns: Callable[[], int] = time.monotonic_ns) -> None:
         self._proc = proc
-        self._clock = clock
+        self._mono_ns = mono_ns
         self._ptys: dict[int, tuple[int, list[tuple[str, str]]]] = {}
 
     def secret_input(self, pid: int | None) -> bool:
@@ -119,8 +114,20 @@ class EchoProbe:
             return False
         return any(program_on(child, proc=self._proc) for _, child in self._ptys_of(pid))
 
+    def secret_now(self, window: WindowInfo) -> bool:
+        return self.secret_input(window.pid)
+
+    def secret_since(self, mono_ns: int) -> bool:
+        return False  # a pty's echo state has no history: it is asked as the keys arrive
+
+    def prompt_possible(self, window: WindowInfo) -> bool:
+        return self.program_in_front(window.pid)
+
+    def stop(self) -> None:
+        pass
+
     def _ptys_of(self, pid: int) -> list[tuple[str, str]]:
-        now = self._clock()
+        now = self._mono_ns()
         seen = self._ptys.get(pid)
         # A window with no pty is no terminal: asked again ten times less often.
         if seen is None or now - seen[0] >= RESCAN_NS * (1 if seen[1] else 10):
@@ -129,13 +136,3 @@ class EchoProbe:
             seen = (now, pty_children(pid, proc=self._proc))
             self._ptys[pid] = seen
         return seen[1]
-
-
-class NoTerminals:
-    """Where /proc or termios are not available: the other signals still apply."""
-
-    def secret_input(self, pid: int | None) -> bool:
-        return False
-
-    def program_in_front(self, pid: int | None) -> bool:
-        return False

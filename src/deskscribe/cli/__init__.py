@@ -15,7 +15,17 @@ import typer
 from typer.core import TyperOption
 
 from deskscribe import __version__
-from deskscribe.cli import collector, consent, contributor, dataset, policy_source, record, review, sessions
+from deskscribe.cli import (
+    collector,
+    collector_policy,
+    consent,
+    contributor,
+    dataset,
+    enrolment,
+    record,
+    review,
+    sessions,
+)
 from deskscribe.cli.config import DataDirOpt, load_config
 from deskscribe.errors import DeskscribeError, UserError
 
@@ -81,12 +91,12 @@ def doctor(data_dir: DataDirOpt = None,
     from deskscribe.doctor import check_collector, run_checks
 
     cfg = load_config(data_dir)
-    cred = policy_source.credential(cfg.data_dir)
+    cred = enrolment.credential(cfg.data_dir)
     ok = run_checks(display_name=display or os.environ.get("DISPLAY"),
                     wayland=bool(os.environ.get("WAYLAND_DISPLAY")), data_dir=cfg.data_dir,
                     min_free_bytes=cfg.min_free_bytes, key_store=cfg.key_store,
                     collector=check_collector(cred["url"] if cred else None,
-                                              lambda: policy_source.fetch(cfg.data_dir)))
+                                              lambda: collector_policy.fetch(cfg.data_dir)))
     raise typer.Exit(0 if ok else 1)
 
 

@@ -21,7 +21,8 @@ from deskscribe.cli.plural import count
 from deskscribe.errors import UserError
 
 if TYPE_CHECKING:
-    from deskscribe.collector.store import CollectorStore, Device
+    from deskscribe.collector.roles import Device
+    from deskscribe.collector.store import CollectorStore
 
 DEFAULT_PORT = 8470
 RETENTION_EVERY_S = 3600.0
@@ -62,7 +63,7 @@ def open_store(db: str | None, blobs: Path | None, key_file: Path | None,
         root.mkdir(parents=True, exist_ok=True)
     try:
         private = load_or_create_private(key_file or blobs.parent / "collector.key")
-        return CollectorStore(engine=connect(url), blobs=blobs, private_key=private)
+        return CollectorStore.open(engine=connect(url), blobs=blobs, private_key=private)
     except (SQLAlchemyError, ValueError) as exc:
         raise UserError(f"cannot open the collector database {url}: {str(exc).splitlines()[0]}") from None
 
@@ -79,8 +80,7 @@ def _refused() -> Iterator[None]:
 
 
 def _steward() -> Device:
-
-    from deskscribe.collector.store import Device
+    from deskscribe.collector.roles import Device
 
     return Device(LOCAL_STEWARD, "", "steward")
 
@@ -222,8 +222,8 @@ def dataset_build(fmt: Annotated[str, typer.Option("--format", help="hf, jsonl o
     with _refused():
         builds = DatasetBuilds(store=open_store(db, blobs, key_file, data_dir))
         row = builds.build(_steward(), fmt, precision_ms)
-    typer.echo(f"built dataset {row['id']}: {count(row['episodes'], 'episode')},"
-               f" {count(row['steps'], 'step')} from {count(row['contributors'], 'contributor')}")
+    typer.echo(f"built dataset {row.id}: {count(row.episodes, 'episode')},"
+               f" {count(row.steps, 'step')} from {count(row.contributors, 'contributor')}")
 
 
 @dataset_app.command("rebuild")
@@ -235,8 +235,8 @@ def dataset_rebuild(dataset_id: str, db: DbOpt = None, blobs: BlobsOpt = None, k
     with _refused():
         builds = DatasetBuilds(store=open_store(db, blobs, key_file, data_dir))
         row = builds.rebuild(_steward(), dataset_id)
-    typer.echo(f"rebuilt {dataset_id} as {row['id']}: {count(row['steps'], 'step')} from"
-               f" {count(row['contributors'], 'contributor')}")
+    typer.echo(f"rebuilt {dataset_id} as {row.id}: {count(row.steps, 'step')} from"
+               f" {count(row.contributors, 'contributor')}")
 
 
 @dataset_app.command("list")
@@ -246,9 +246,9 @@ def dataset_list(db: DbOpt = None, blobs: BlobsOpt = None, key_file: KeyOpt = No
     from deskscribe.collector.datasets import DatasetBuilds
 
     for row in DatasetBuilds(store=open_store(db, blobs, key_file, data_dir)).listing(_steward()):
-        why = f"  ({row['stale_reason']})" if row["stale_reason"] else ""
-        typer.echo(f"{row['id']}  {row['state']:8s} {row['fmt']:5s} {count(row['steps'], 'step'):>13s}"
-                   f"  {count(row['contributors'], 'contributor')}{why}")
+        why = f"  ({row.stale_reason})" if row.stale_reason else ""
+        typer.echo(f"{row.id}  {row.state:8s} {row.fmt:5s} {count(row.steps, 'step'):>13s}"
+                   f"  {count(row.contributors, 'contributor')}{why}")
 
 
 @admin_app.command("retention")

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from deskscribe.cli import policy_source
+from deskscribe.cli import collector_policy
 from deskscribe.cli.config import DataDirOpt, PolicyOpt, ledger, load_config
 from deskscribe.cli.contributor import report_consent
 from deskscribe.control import request, socket_path
@@ -22,7 +22,7 @@ consent_app = typer.Typer(help="Read, acknowledge or withdraw from the recording
 def consent_show(policy: PolicyOpt = None, data_dir: DataDirOpt = None) -> None:
     """Print the notice for this policy and whether you have acknowledged it."""
     root = load_config(data_dir).data_dir
-    pol = policy_source.resolve(policy, root)
+    pol = collector_policy.resolve(policy, root)
     state = ledger(root).state()
     version = notice_version(pol)
     typer.echo(render_notice(pol))
@@ -37,7 +37,7 @@ def consent_accept(policy: PolicyOpt = None, data_dir: DataDirOpt = None,
                    ) -> None:
     """Acknowledge the notice for this policy; recording needs it."""
     root = load_config(data_dir).data_dir
-    pol = policy_source.resolve(policy, root)
+    pol = collector_policy.resolve(policy, root)
     typer.echo(render_notice(pol))
     if not yes:
         if not sys.stdin.isatty():

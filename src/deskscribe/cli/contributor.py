@@ -4,9 +4,8 @@
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -14,9 +13,10 @@ from deskscribe.cli.config import DataDirOpt
 from deskscribe.cli.plural import count
 
 if TYPE_CHECKING:
+    from deskscribe.client import CollectorClient
     from deskscribe.datadir import DataDir, SessionInfo
+    from deskscribe.upload import Outbox
 
-CREDENTIAL = "collector.json"
 OUTBOX = "outbox.json"
 PSEUDONYM = "contributor.json"  # DataDir.contributor_id keeps it there
 
@@ -25,24 +25,15 @@ def enrol(url: Annotated[str, typer.Argument(help="The collector's address, e.g.
           code: Annotated[str, typer.Argument(help="The one-time code from your data steward.")],
           data_dir: DataDirOpt = None) -> None:
     """Exchange an enrolment code for this device's credential (kept 0600 in the data dir)."""
-    import httpx
-
     from deskscribe.cli.config import load_config
-    from deskscribe.errors import UserError
+    from deskscribe.cli.enrolment import save_credential
+    from deskscribe.client import CollectorClient
 
-    try:
-        r = httpx.post(url.rstrip("/") + "/v1/enrol", json={"code": code}, timeout=30)
-    except httpx.HTTPError as exc:
-        raise UserError(f"cannot reach the collector at {url}: {exc}") from None
-    if r.status_code != 201:
-        raise UserError(f"enrolment refused ({r.status_code}): {r.json().get('detail', r.text)}")
-    root = load_config(data_dir).data_dir
-    root.mkdir(parents=True, exist_ok=True)
-    path = root / CREDENTIAL
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as fh:
-        json.dump({"url": url.rstrip("/"), **r.json()}, fh)
-    typer.echo(f"enrolled as device {r.json()['device_id']}")
+    base = url.rstrip("/")
+    with CollectorClient(base_url=base, retries=0, timeout_s=30) as client:  # a person waits on it
+        enrolled = client.enrol(code)
+    save_credential(load_config(data_dir).data_dir, {"url": base, **enrolled})
+    typer.echo(f"enrolled as device {enrolled['device_id']}")
 
 
 def upload(sessions: Annotated[list[str] | None, typer.Argument(
@@ -52,8 +43,9 @@ def upload(sessions: Annotated[list[str] | None, typer.Argument(
     """Upload the sessions you approved with `deskscribe review approve`; safe to repeat after a
     crash or network loss: what the collector holds is not sent again."""
     from deskscribe.cli.config import ledger, open_datadir
+    from deskscribe.cli.enrolment import open_client
     from deskscribe.errors import UserError
-    from deskscribe.upload import Outbox, Uploader, UploadError
+    from deskscribe.upload import Outbox, Uploader
 
     cfg, dd = open_datadir(data_dir)
     if ledger(cfg.data_dir).state().withdrawn:
@@ -61,46 +53,37 @@ def upload(sessions: Annotated[list[str] | None, typer.Argument(
                         " takes part again")
     box = Outbox(path=cfg.data_dir / OUTBOX)
     infos = {i.session_id: i for i in dd.sessions()}
-    try:
-        _auto_approve(box, infos, cfg.data_dir)
-        approved = box.approved()
-        todo = list(sessions) if sessions else box.pending()
-        done = approved - set(box.pending())
-    except UploadError as exc:
-        raise UserError(str(exc)) from None
-    for sid in todo:
+    _auto_approve(box, infos, cfg.data_dir)
+    approved = box.approved()
+    wanted = list(sessions) if sessions else box.pending()
+    done = approved - set(box.pending())
+    for sid in wanted:
         if sid not in infos:
             raise UserError(f"no session {sid} in {dd.root}")
         if sid not in approved:
             raise UserError(f"session {sid} is not approved; review it with `deskscribe review show {sid}`"
                             f" and approve it with `deskscribe review approve {sid}`")
-    if not todo:
+    if not wanted:
         typer.echo("nothing to upload: no approved session is waiting")
         return
-    with open_client(data_dir) as http:
-        up = Uploader(client=http, max_bytes_per_s=max_kib_s * 1024 if max_kib_s else None)
-        try:
-            if up.report_consent(ledger(cfg.data_dir).for_collector()):
-                raise UserError("the collector records that you withdrew consent; nothing is uploaded")
-            _deposit_key(up, dd, cfg.data_dir)
-        except UploadError as exc:
-            raise UserError(str(exc)) from None
-        for sid in todo:
+    with open_client(cfg.data_dir) as client:
+        if client.report_consent(ledger(cfg.data_dir).for_collector()):
+            raise UserError("the collector records that you withdrew consent; nothing is uploaded")
+        _deposit_key(client, dd, cfg.data_dir)
+        up = Uploader(client=client, max_bytes_per_s=max_kib_s * 1024 if max_kib_s else None)
+        for sid in wanted:
             if sid in done:
                 typer.echo(f"session {sid} is already on the collector")
                 continue
-            try:
-                sent = up.upload(sid, dd.upload_copy(sid))
-            except UploadError as exc:
-                raise UserError(f"session {sid}: {exc}") from None
+            sent = up.upload(sid, dd.upload_copy(sid))
             box.mark_uploaded(sid)
             dd.drop_upload_copy(sid)
             typer.echo(f"uploaded session {sid} ({count(sent, 'new chunk')})")
 
 
-def _auto_approve(box: Any, infos: dict[str, SessionInfo], root: Path) -> None:
+def _auto_approve(box: Outbox, infos: dict[str, SessionInfo], root: Path) -> None:
     """The policy may approve what the contributor left unreviewed for N hours (the notice says so)."""
-    from deskscribe.cli.policy_source import cached
+    from deskscribe.cli.collector_policy import cached
     from deskscribe.errors import PolicyError
     from deskscribe.policy import parse_policy
 
@@ -117,57 +100,24 @@ def _auto_approve(box: Any, infos: dict[str, SessionInfo], root: Path) -> None:
         typer.echo(f"approved {sid} automatically: not reviewed within {hours:g} hours (see the notice)")
 
 
-def _deposit_key(up: Any, dd: DataDir, root: Path) -> None:
+def _deposit_key(client: CollectorClient, dd: DataDir, root: Path) -> None:
     """Once per enrolment: the data key, wrapped for the collector's public key."""
     import base64
 
+    from deskscribe.cli.enrolment import credential, save_credential
     from deskscribe.keys import wrap_key
 
-    path = root / CREDENTIAL
-    cred = json.loads(path.read_text())
-    if cred.get("key_deposited"):
+    cred = credential(root)
+    if cred is None or cred.get("key_deposited"):
         return
     wrapped = wrap_key(dd.data_key(), recipient=base64.b64decode(cred["collector_key"]),
                        contributor=cred["contributor_id"])
-    up.deposit_key(wrapped)
-    cred["key_deposited"] = True
-    tmp = path.with_suffix(".tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as fh:
-        json.dump(cred, fh)
-    os.replace(tmp, path)
+    client.deposit_key(wrapped)
+    save_credential(root, {**cred, "key_deposited": True})
 
 
 me_app = typer.Typer(help="Your rights: what the collector holds about you, and erasure.",
                      no_args_is_help=True)
-
-
-def open_client(data_dir: Path | None):  # type: ignore[no-untyped-def]
-    import httpx
-
-    from deskscribe.cli.config import load_config
-    from deskscribe.errors import UserError
-
-    try:
-        cred = json.loads((load_config(data_dir).data_dir / CREDENTIAL).read_text())
-    except (OSError, ValueError):
-        raise UserError("this device is not enrolled: run `deskscribe enrol URL CODE` first") from None
-    return httpx.Client(base_url=cred["url"], headers={"Authorization": f"Bearer {cred['token']}"},
-                        timeout=60)
-
-
-def call(client, method: str, url: str):  # type: ignore[no-untyped-def]
-    import httpx
-
-    from deskscribe.errors import UserError
-
-    try:
-        r = client.request(method, url)
-    except httpx.HTTPError as exc:
-        raise UserError(f"cannot reach the collector: {exc}") from None
-    if r.status_code >= 400:
-        raise UserError(f"the collector answered {r.status_code} to {method} {url}: {r.text[:200]}")
-    return r
 
 
 @me_app.command("export")
@@ -176,22 +126,21 @@ def me_export(out: Annotated[Path, typer.Option("--out", help="Directory for eve
     """Everything the collector holds about you: each session as held (encrypted) and decoded
     with your key (JSON events and PNG screenshots), your consent records and who accessed
     your data."""
-    from deskscribe.cli.config import open_datadir
+    from deskscribe.cli.config import load_config, open_datadir
+    from deskscribe.cli.enrolment import open_client
     from deskscribe.errors import DataKeyError, UserError
 
     if out.exists() and any(out.iterdir()):
         raise UserError(f"{out} is not empty; choose a new directory")
     (out / "sessions").mkdir(parents=True, exist_ok=True)
-    with open_client(data_dir) as c:
-        held = call(c, "GET", "/v1/me/sessions").json()
+    with open_client(load_config(data_dir).data_dir) as client:
+        held = client.my_sessions()
         for sess in held["sessions"]:
-            idxs = call(c, "GET", f"/v1/sessions/{sess['id']}/chunks").json()["chunks"]
             with open(out / "sessions" / f"{sess['id']}.db", "wb") as fh:
-                for i in idxs:
-                    fh.write(call(c, "GET", f"/v1/sessions/{sess['id']}/chunks/{i}").content)
-        held |= call(c, "GET", "/v1/me/consent").json()
-        held["accesses"] = call(c, "GET", "/v1/me/audit").json()["entries"]
-    (out / "manifest.json").write_text(json.dumps(held, indent=2))
+                for i in client.chunks_held(sess["id"]):
+                    fh.write(client.read_chunk(sess["id"], i))
+        manifest = {**held, **client.my_consent(), "accesses": client.my_audit()}
+    (out / "manifest.json").write_text(json.dumps(manifest, indent=2))
     _, dd = open_datadir(data_dir)
     try:
         key = dd.data_key()
@@ -240,6 +189,7 @@ def me_delete(yes: Annotated[bool, typer.Option("--yes", help="Do not ask.")] = 
     import shutil
 
     from deskscribe.cli.config import key_backend, open_datadir
+    from deskscribe.cli.enrolment import CREDENTIAL, open_client
     from deskscribe.control import request, socket_path
     from deskscribe.errors import ControlError, UserError
     from deskscribe.upload import Outbox
@@ -254,8 +204,8 @@ def me_delete(yes: Annotated[bool, typer.Option("--yes", help="Do not ask.")] = 
         raise typer.Exit(1)
     enrolled = (cfg.data_dir / CREDENTIAL).exists()
     if enrolled:
-        with open_client(data_dir) as c:
-            erased = call(c, "DELETE", "/v1/me").json()["erased_sessions"]
+        with open_client(cfg.data_dir) as client:
+            erased = client.erase_me()
         typer.echo(f"the collector erased {count(erased, 'session')}")
     for info in dd.sessions():
         dd.delete(info.session_id)
@@ -269,20 +219,17 @@ def me_delete(yes: Annotated[bool, typer.Option("--yes", help="Do not ask.")] = 
     typer.echo("your sessions, your data key and your pseudonym on this device are deleted")
 
 
-
-
 def report_consent(root: Path) -> str:
     """Send the consent ledger to the collector, if enrolled; what to tell the contributor."""
-    import httpx
-
     from deskscribe.cli.config import ledger
-    from deskscribe.upload import Uploader, UploadError
+    from deskscribe.cli.enrolment import credential, open_client
+    from deskscribe.errors import CollectorClientError
 
-    if not (root / CREDENTIAL).exists():
+    if credential(root) is None:
         return ""
     try:
-        with open_client(root) as http:
-            Uploader(client=http, sleep=lambda _: None).report_consent(ledger(root).for_collector())
-    except (UploadError, httpx.HTTPError):
+        with open_client(root, sleep=lambda _: None) as client:  # no waiting: the next upload tells it
+            client.report_consent(ledger(root).for_collector())
+    except CollectorClientError:
         return "; the collector could not be told now, the next upload tells it"
     return "; the collector was told"

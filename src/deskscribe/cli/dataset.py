@@ -108,10 +108,11 @@ datasets_app = typer.Typer(help="Datasets built on the collector (for the ML-eng
 @datasets_app.command("list")
 def datasets_list(data_dir: DataDirOpt = None) -> None:
     """Datasets on the collector you are enrolled with, and their state."""
-    from deskscribe.cli.contributor import call, open_client
+    from deskscribe.cli.config import load_config
+    from deskscribe.cli.enrolment import open_client
 
-    with open_client(data_dir) as c:
-        rows = call(c, "GET", "/v1/datasets").json()["datasets"]
+    with open_client(load_config(data_dir).data_dir) as client:
+        rows = client.datasets()
     if not rows:
         typer.echo("no datasets on the collector yet")
     for row in rows:
@@ -127,12 +128,13 @@ def datasets_pull(dataset_id: str,
     """Download a ready dataset (every file read is in the collector's audit log)."""
     from rich.progress import Progress
 
-    from deskscribe.cli.contributor import call, open_client
+    from deskscribe.cli.config import load_config
+    from deskscribe.cli.enrolment import open_client
 
     if out.exists() and any(out.iterdir()):
         raise UserError(f"{out} is not empty; choose a new directory")
-    with open_client(data_dir) as c:
-        names = call(c, "GET", f"/v1/datasets/{dataset_id}/files").json()["files"]
+    with open_client(load_config(data_dir).data_dir) as client:
+        names = client.dataset_files(dataset_id)
         with Progress(transient=True) as bar:
             task = bar.add_task("downloading", total=len(names))
             for name in names:
@@ -140,6 +142,6 @@ def datasets_pull(dataset_id: str,
                 if out.resolve() not in target.parents:
                     raise UserError(f"the collector sent a file name outside {out}: {name}")
                 target.parent.mkdir(parents=True, exist_ok=True)
-                target.write_bytes(call(c, "GET", f"/v1/datasets/{dataset_id}/files/{name}").content)
+                target.write_bytes(client.dataset_file(dataset_id, name))
                 bar.advance(task)
     typer.echo(f"downloaded dataset {dataset_id} ({count(len(names), 'file')}) to {out}")

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from deskscribe import __version__
-from deskscribe.cli import policy_source
+from deskscribe.cli import collector_policy
 from deskscribe.cli.config import (
     Config,
     DataDirOpt,
@@ -27,15 +27,17 @@ from deskscribe.errors import CaptureUnavailable, UserError
 from deskscribe.events import Monitor, SessionMeta, os_description
 from deskscribe.notice import notice_version
 from deskscribe.policy import Policy
-from deskscribe.recording import control_handler, run_until_stopped
+from deskscribe.policy_watch import PolicyWatch
+from deskscribe.run_loop import control_handler, run_until_stopped
 
 if TYPE_CHECKING:
     from deskscribe.capture.atspi import PasswordFocus
     from deskscribe.capture.hotkey import Hotkey
-    from deskscribe.capture.terminal import EchoProbe, NoTerminals
+    from deskscribe.capture.terminal import EchoProbe
     from deskscribe.datadir import DataDir
     from deskscribe.indicator import TrayIndicator
-    from deskscribe.recorder import Recorder
+    from deskscribe.pipeline.context import ContextSource
+    from deskscribe.pipeline.recorder import Recorder
     from deskscribe.redact.stage import Redactor
     from deskscribe.redact.text import TextScanner
 
@@ -54,7 +56,7 @@ def record(
     cfg, dd = open_datadir(data_dir)
     started = time.monotonic()
     while True:
-        pol = policy_source.resolve(policy, cfg.data_dir)
+        pol = collector_policy.resolve(policy, cfg.data_dir)
         left = None if duration is None else max(0.0, duration - (time.monotonic() - started))
         if not _record_session(pol, policy, cfg, dd, left, display):
             return
@@ -66,7 +68,7 @@ def _record_session(pol: Policy, policy: Path | None, cfg: Config, dd: DataDir, 
                     display: str | None) -> bool:
     """One session under one policy; True when it ended because a new policy was published."""
     from deskscribe.capture import open_leaf
-    from deskscribe.recorder import Recorder
+    from deskscribe.pipeline.recorder import Recorder
 
     leaf = open_leaf(display_name=_display_name(display), policy=pol)  # captures nothing yet
     version = notice_version(pol)
@@ -89,17 +91,16 @@ def _record_session(pol: Policy, policy: Path | None, cfg: Config, dd: DataDir, 
     scanner, redactor = _redaction(pol)  # loaded before capture, so no event waits for it
     dd.enforce_budget(cfg.storage_budget_bytes)
     writer = dd.create(meta)
-    password_focus = _password_focus()
+    contexts = _context_sources()
     recorder = Recorder(leaf=leaf, writer=writer, policy=pol, scanner=scanner, redactor=redactor,
-                        hotkey=_hotkey(cfg.pause_hotkey), password_focus=password_focus.since,
-                        terminals=_echo_probe())
+                        hotkey=_hotkey(cfg.pause_hotkey), contexts=contexts)
     handlers.append(recorder)
     recorder.set_frames_paused(dd.free_bytes() < cfg.min_free_bytes)  # decided before any frame
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
-    watch = None if policy is not None else policy_source.PolicyWatch(
-        fetch=lambda: policy_source.fetch(cfg.data_dir), current=pol, every_s=cfg.policy_refresh_s,
+    watch = None if policy is not None else PolicyWatch(
+        fetch=lambda: collector_policy.fetch(cfg.data_dir), current=pol, every_s=cfg.policy_refresh_s,
         on_change=stop.set)
     recorder.start()
     control.start()
@@ -119,7 +120,8 @@ def _record_session(pol: Policy, policy: Path | None, cfg: Config, dd: DataDir, 
         if watch is not None:
             watch.stop()
     recorder.stop()
-    password_focus.stop()
+    for source in contexts:
+        source.stop()
     writer.close(seal=True)
     if recorder.failure:
         raise UserError(f"recording stopped early: {recorder.failure}; session {meta.session_id}"
@@ -146,15 +148,12 @@ def _tray(display: str | None, recorder: Recorder, stop: threading.Event) -> Tra
     return tray
 
 
-class _NoAccessibility:
-    def since(self, mono_ns: int) -> bool:
-        return False
-
-    def stop(self) -> None:
-        pass
+def _context_sources() -> list[ContextSource]:
+    """What can tell the pipeline about the inside of windows on this desktop."""
+    return [s for s in (_password_focus(), _echo_probe()) if s is not None]
 
 
-def _password_focus() -> PasswordFocus | _NoAccessibility:
+def _password_focus() -> PasswordFocus | None:
     """Password fields known from the accessibility bus where the desktop has one; policy
     titles and terminal prompts are recognised either way."""
     from deskscribe.capture.atspi import PasswordFocus
@@ -164,25 +163,25 @@ def _password_focus() -> PasswordFocus | _NoAccessibility:
     if not address:
         typer.echo("note: no D-Bus session, so password fields are recognised from window titles"
                    " and terminal prompts only", err=True)
-        return _NoAccessibility()
+        return None
     watcher = PasswordFocus(session_bus=address)
     try:
         watcher.start()
     except AccessibilityUnavailable as exc:
         typer.echo(f"note: {exc}; password fields are recognised from window titles and terminal"
                    " prompts only", err=True)
-        return _NoAccessibility()
+        return None
     return watcher
 
 
-def _echo_probe() -> EchoProbe | NoTerminals:
+def _echo_probe() -> EchoProbe | None:
     """Terminal password prompts from the ptys' echo state, where /proc shows processes."""
-    from deskscribe.capture.terminal import EchoProbe, NoTerminals
+    from deskscribe.capture.terminal import EchoProbe
 
     if not Path("/proc/self/stat").exists():
         typer.echo("note: no /proc, so terminal password prompts are recognised from the command"
                    " typed before them only", err=True)
-        return NoTerminals()
+        return None
     return EchoProbe()
 
 

@@ -12,8 +12,8 @@ from deskscribe.cli.config import DataDirOpt, load_config, open_datadir
 from deskscribe.cli.plural import count
 from deskscribe.cli.sessions import skipped, usable
 from deskscribe.dataset.build import UNREADABLE, unreadable
-from deskscribe.errors import UserError
 from deskscribe.dataset.preview import describe, session_actions
+from deskscribe.errors import UserError
 
 review_app = typer.Typer(help="See what your sessions hold, delete what should not go, approve the rest.",
                          invoke_without_command=True)

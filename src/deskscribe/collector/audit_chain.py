@@ -8,6 +8,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, select, text
 
+from deskscribe.collector.models import AuditEntry
 from deskscribe.collector.schema import audit
 
 GENESIS = "0" * 64
@@ -35,9 +36,9 @@ def verify(engine: Engine) -> int | None:
     return None
 
 
-def entry(r: Any) -> dict[str, Any]:
-    return {"seq": r.seq, "at_ns": r.at_ns, "actor": r.actor, "action": r.action, "subject": r.subject,
-            "hash": r.hash}
+def entry(r: Any) -> AuditEntry:
+    return AuditEntry(seq=r.seq, at_ns=r.at_ns, actor=r.actor, action=r.action, subject=r.subject,
+                      hash=r.hash)
 
 
 def _chain(prev: str, at_ns: int, actor: str, action: str, subject: str, detail: str) -> str:

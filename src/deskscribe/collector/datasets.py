@@ -21,12 +21,14 @@ from typing import Any
 from sqlalchemy import select
 
 from deskscribe.collector.consent import ConsentRecords
+from deskscribe.collector.models import Dataset
+from deskscribe.collector.roles import Device, require
 from deskscribe.collector.schema import dataset_members, datasets, sessions, wrapped_keys
-from deskscribe.collector.store import MIN_PEOPLE, CollectorStore, Device
+from deskscribe.collector.store import MIN_PEOPLE, CollectorStore
 from deskscribe.datadir import DataDir
 from deskscribe.dataset.build import Release, build_dataset
 from deskscribe.dataset.export import FORMATS, open_exporter
-from deskscribe.errors import Conflict, DataKeyError, Forbidden, Invalid, NotFound, StoreError
+from deskscribe.errors import Conflict, DataKeyError, Invalid, NotFound, StoreError
 from deskscribe.keys import MemoryKeyBackend, Sealer
 from deskscribe.store import SessionReader
 
@@ -37,16 +39,16 @@ class DatasetBuilds:
         self.min_people = min_people
 
     def build(self, device: Device, fmt: str, precision_ms: int, *, rebuild_of: str | None = None
-              ) -> dict[str, Any]:
-        """Build now and return the finished dataset's row (the steward's shell)."""
+              ) -> Dataset:
+        """Build now and return the finished dataset (the steward's shell)."""
         row = self.start(device, fmt, precision_ms, rebuild_of=rebuild_of)
-        self.run(row["id"], device.id)
-        return self._row(row["id"], shown=True)
+        self.run(row.id, device.id)
+        return Dataset.model_validate(self._row(row.id))
 
     def start(self, device: Device, fmt: str, precision_ms: int, *, rebuild_of: str | None = None
-              ) -> dict[str, Any]:
+              ) -> Dataset:
         """Check the request and record a dataset in state ``building``; :meth:`run` builds it."""
-        _require(device, "steward")
+        require(device, "steward")
         if fmt not in FORMATS:
             raise Invalid(f"format must be one of {', '.join(FORMATS)}")
         if precision_ms < 1:
@@ -55,11 +57,11 @@ class DatasetBuilds:
         if readable < self.min_people:
             raise Conflict(f"a dataset spans people, so it needs at least {self.min_people} contributors;"
                            f" {readable} have readable sessions now")
-        row = {"id": secrets.token_hex(8), "fmt": fmt, "precision_ms": precision_ms, "state": "building",
-               "created_ns": self.store.now(), "contributors": 0, "sessions": 0, "episodes": 0, "steps": 0,
-               "bytes": 0, "rebuild_of": rebuild_of, "stale_reason": None}
+        row = Dataset(id=secrets.token_hex(8), fmt=fmt, precision_ms=precision_ms, state="building",
+                      created_ns=self.store.wall_ns(), contributors=0, sessions=0, episodes=0, steps=0,
+                      bytes=0, rebuild_of=rebuild_of, stale_reason=None)
         with self.store.engine.begin() as c:
-            c.execute(datasets.insert().values(**row))
+            c.execute(datasets.insert().values(**row.model_dump()))
         return row
 
     def run(self, dataset_id: str, actor: str) -> None:
@@ -123,28 +125,28 @@ class DatasetBuilds:
         tmp.rename(out)
         return self.store.wrap_for_collector(key, f"dataset/{dataset_id}")
 
-    def rebuild(self, device: Device, dataset_id: str) -> dict[str, Any]:
+    def rebuild(self, device: Device, dataset_id: str) -> Dataset:
         old = self._row(dataset_id)
         return self.build(device, old["fmt"], old["precision_ms"], rebuild_of=dataset_id)
 
-    def start_rebuild(self, device: Device, dataset_id: str) -> dict[str, Any]:
+    def start_rebuild(self, device: Device, dataset_id: str) -> Dataset:
         old = self._row(dataset_id)
         return self.start(device, old["fmt"], old["precision_ms"], rebuild_of=dataset_id)
 
-    def listing(self, device: Device) -> list[dict[str, Any]]:
-        _require(device, "steward", "ml_engineer")
+    def listing(self, device: Device) -> list[Dataset]:
+        require(device, "steward", "ml_engineer")
         with self.store.engine.connect() as c:
             rows = c.execute(select(datasets).order_by(datasets.c.created_ns))
-            return [{k: v for k, v in r._mapping.items() if k != "key"} for r in rows]
+            return [Dataset.model_validate(dict(r._mapping)) for r in rows]
 
     def files(self, device: Device, dataset_id: str) -> list[str]:
-        _require(device, "ml_engineer")
+        require(device, "ml_engineer")
         self._ready(dataset_id)
         return self._files(self.store.datasets_dir / dataset_id)
 
     def read(self, device: Device, dataset_id: str, name: str) -> bytes:
         """One file of a ready dataset, decrypted; every read is in the audit log."""
-        _require(device, "ml_engineer")
+        require(device, "ml_engineer")
         row, root = self._ready(dataset_id), self.store.datasets_dir / dataset_id
         if name not in self._files(root):
             raise NotFound(f"dataset {dataset_id} has no file {name}")
@@ -154,7 +156,7 @@ class DatasetBuilds:
         sealer = Sealer(contributor_key=key, context=f"dataset/{dataset_id}")
         return sealer.open((root / name).read_bytes(), slot=name)
 
-    # -- helpers ---------------------------------------------------------------------------
+    # -- what a build reads -----------------------------------------------------------------
 
     def _readable_sessions(self) -> dict[str, list[tuple[str, int]]]:
         """Complete sessions of contributors who deposited a key and do not object, by person."""
@@ -197,12 +199,13 @@ class DatasetBuilds:
                 included.add(who)
         return opener, included
 
-    def _row(self, dataset_id: str, *, shown: bool = False) -> dict[str, Any]:
+    def _row(self, dataset_id: str) -> dict[str, Any]:
+        """The dataset's row with its wrapped file key: never answered as it is."""
         with self.store.engine.connect() as c:
             row = c.execute(select(datasets).where(datasets.c.id == dataset_id)).first()
         if row is None:
             raise NotFound(f"no dataset {dataset_id}")
-        return {k: v for k, v in row._mapping.items() if not (shown and k == "key")}
+        return dict(row._mapping)
 
     def _ready(self, dataset_id: str) -> dict[str, Any]:
         row = self._row(dataset_id)
@@ -232,8 +235,3 @@ class _Opener:
 
     def __call__(self, session_id: str) -> SessionReader:
         return self.sources[session_id].open(session_id)
-
-
-def _require(device: Device, *roles: str) -> None:
-    if device.role not in roles:
-        raise Forbidden(f"this needs the {' or '.join(roles)} role")

@@ -12,9 +12,11 @@ from typing import Any
 
 from sqlalchemy import select
 
+from deskscribe.collector.models import PolicyAnswer
+from deskscribe.collector.roles import Device, require
 from deskscribe.collector.schema import policies, region_approvals
-from deskscribe.collector.store import CollectorStore, Device
-from deskscribe.errors import Conflict, Forbidden, Invalid, NotFound, PolicyError
+from deskscribe.collector.store import CollectorStore
+from deskscribe.errors import Conflict, Invalid, NotFound, PolicyError
 from deskscribe.policy import Policy, for_region, missing_approvals, parse_policy
 
 MAX_POLICY_BYTES = 256 * 1024
@@ -38,13 +40,13 @@ class Policies:
                     )
                 return policy.version
             c.execute(
-                policies.insert().values(version=policy.version, body=body, published_ns=self.store.now())
+                policies.insert().values(version=policy.version, body=body, published_ns=self.store.wall_ns())
             )
             self.store.audit(c, actor, "policy_publish", policy.version)
         return policy.version
 
     def publish_as(self, device: Device, body: str) -> str:
-        _steward(device)
+        require(device, "steward")
         return self.publish(body, actor=device.id)
 
     def current(self) -> tuple[str, dict[str, Any]] | None:
@@ -62,7 +64,7 @@ class Policies:
             values = {
                 "dpia_ref": dpia or (row.dpia_ref if row else None),
                 "works_agreement_ref": works_agreement or (row.works_agreement_ref if row else None),
-                "recorded_ns": self.store.now(),
+                "recorded_ns": self.store.wall_ns(),
             }
             if row is None:
                 c.execute(region_approvals.insert().values(region=region, **values))
@@ -81,7 +83,7 @@ class Policies:
     def approve_region_as(
         self, device: Device, region: str, *, dpia: str | None, works_agreement: str | None
     ) -> None:
-        _steward(device)
+        require(device, "steward")
         self.approve_region(region, dpia=dpia, works_agreement=works_agreement, actor=device.id)
 
     def recorded(self, region: str | None) -> set[str]:
@@ -97,7 +99,7 @@ class Policies:
             if ref
         }
 
-    def for_device(self, device: Device) -> dict[str, Any]:
+    def for_device(self, device: Device) -> PolicyAnswer:
         """The policy as it applies to this device's region, and whether recording may start."""
         current = self.current()
         if current is None:
@@ -111,13 +113,8 @@ class Policies:
         except PolicyError as exc:  # published before unknown keys were refused
             raise Conflict(f"{exc}; a steward publishes a corrected policy with a new version") from None
         missing = missing_approvals(parsed, device.region, self.recorded(device.region))
-        return {
-            "version": version,
-            "region": device.region,
-            "enabled": not missing,
-            "missing": missing,
-            "policy": for_region(raw, device.region),
-        }
+        return PolicyAnswer(version=version, region=device.region, enabled=not missing, missing=missing,
+                            policy=for_region(raw, device.region))
 
 
 def _parse(body: str) -> Policy:
@@ -131,8 +128,3 @@ def _parse(body: str) -> Policy:
         return parse_policy(raw, source="policy")
     except PolicyError as exc:
         raise Invalid(str(exc)) from None
-
-
-def _steward(device: Device) -> None:
-    if device.role != "steward":
-        raise Forbidden("this needs the steward role")

@@ -25,7 +25,7 @@ def sweep(store: CollectorStore, retention: Retention | None = None) -> dict[str
 
         current = Policies(store=store).current()
         retention = Retention() if current is None else parse_policy(current[1]).retention
-    now = store.now()
+    now = store.wall_ns()
     with store.engine.begin() as c:
         expired = c.execute(
             select(sessions.c.id, sessions.c.contributor_id).where(

@@ -8,23 +8,22 @@ from __future__ import annotations
 import hashlib
 import os
 import secrets
-import shutil
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection, Engine, create_engine, event, func, select
+from sqlalchemy import Connection, Engine, create_engine, event, select
 
 from deskscribe.collector import audit_chain
 from deskscribe.collector.codes import new_code, normal_code
+from deskscribe.collector.models import AuditEntry, HeldSession
+from deskscribe.collector.roles import Device, check_role, require
 from deskscribe.collector.schema import (
     audit,
     chunks,
     consent,
     dataset_members,
-    datasets,
     devices,
     enrol_codes,
     sessions,
@@ -33,17 +32,8 @@ from deskscribe.collector.schema import (
 from deskscribe.errors import Conflict, DataKeyError, Forbidden, Invalid, NotFound, Unauthorised
 from deskscribe.keys import public_of, unwrap_key, wrap_key
 
-ROLES = ("contributor", "steward", "ml_engineer", "auditor")
 MAX_CHUNK = 8 * 1024 * 1024
 MIN_PEOPLE = 10  # the fewest people any figure or dataset across people may describe
-
-
-@dataclass(frozen=True, slots=True)
-class Device:
-    id: str
-    contributor_id: str
-    role: str
-    region: str | None = None
 
 
 def _digest(secret: str) -> str:
@@ -68,43 +58,51 @@ def _sqlite_pragmas(conn: Any, _record: Any) -> None:
     cur.close()
 
 
-def migrate(engine: Engine) -> None:
-    """Bring the database to the newest schema with Alembic (a new database starts empty)."""
-    from alembic import command
-    from alembic.config import Config
-
-    cfg = Config()
-    cfg.set_main_option("script_location", str(Path(__file__).parent / "migrations"))
-    with engine.begin() as conn:
-        cfg.attributes["connection"] = conn
-        command.upgrade(cfg, "head")
-
-
 class CollectorStore:
+    """Construction touches neither the database nor the disk; :meth:`open` (or
+    :meth:`migrate`) brings both up to date before the first request is served."""
+
     def __init__(self, *, engine: Engine, blobs: Path, private_key: bytes,
-                 clock: Callable[[], int] = time.time_ns) -> None:
+                 wall_ns: Callable[[], int] = time.time_ns) -> None:
         self.engine = engine
         self.blobs = blobs
         self.datasets_dir = blobs / "_datasets"  # contributor directories are hex, never this
         self._private = private_key
         self.public_key = public_of(private_key)
-        self._clock = clock
-        migrate(engine)
-        blobs.mkdir(parents=True, exist_ok=True)
+        self.wall_ns = wall_ns
+
+    @classmethod
+    def open(cls, *, engine: Engine, blobs: Path, private_key: bytes,
+             wall_ns: Callable[[], int] = time.time_ns) -> CollectorStore:
+        """A store whose database has the newest schema and whose blob directory exists."""
+        store = cls(engine=engine, blobs=blobs, private_key=private_key, wall_ns=wall_ns)
+        store.migrate()
+        return store
+
+    def migrate(self) -> None:
+        """Bring the database to the newest schema with Alembic (a new database starts empty)."""
+        from alembic import command
+        from alembic.config import Config
+
+        cfg = Config()
+        cfg.set_main_option("script_location", str(Path(__file__).parent / "migrations"))
+        with self.engine.begin() as conn:
+            cfg.attributes["connection"] = conn
+            command.upgrade(cfg, "head")
+        self.blobs.mkdir(parents=True, exist_ok=True)
 
     # -- enrolment -------------------------------------------------------------------------
 
     def create_enrol_code(self, role: str = "contributor", *, actor: str = "steward",
                           region: str | None = None) -> str:
         """A one-time code; ``region`` places the device under that region's policy rules."""
-        if role not in ROLES:
-            raise Invalid(f"role must be one of {', '.join(ROLES)}")
+        check_role(role)
         if region is not None and not (0 < len(region) <= 32 and region.replace("-", "").isalnum()):
             raise Invalid("a region is 1-32 letters, digits or '-', e.g. DE or eu-west")
         code = new_code()
         with self.engine.begin() as c:
             c.execute(enrol_codes.insert().values(code_hash=_digest(code), role=role, region=region,
-                                                  created_ns=self._clock()))
+                                                  created_ns=self.wall_ns()))
             self.audit(c, actor, "enrol_code", role)
         return code
 
@@ -116,13 +114,13 @@ class CollectorStore:
             if row is None or row.used_ns is not None:
                 raise Forbidden("enrolment code unknown or already used")
             c.execute(enrol_codes.update().where(enrol_codes.c.code_hash == row.code_hash)
-                      .values(used_ns=self._clock()))
+                      .values(used_ns=self.wall_ns()))
             device = Device(secrets.token_hex(8), secrets.token_hex(8), row.role, row.region)
             token = secrets.token_urlsafe(32)
             c.execute(devices.insert().values(id=device.id, contributor_id=device.contributor_id,
                                               role=device.role, region=device.region,
                                               token_hash=_digest(token),
-                                              created_ns=self._clock()))
+                                              created_ns=self.wall_ns()))
             self.audit(c, device.id, "enrol", device.role)
         return device, token
 
@@ -136,7 +134,7 @@ class CollectorStore:
     def revoke(self, device_id: str, *, actor: str = "steward") -> None:
         with self.engine.begin() as c:
             done = c.execute(devices.update().where(devices.c.id == device_id)
-                             .values(revoked_ns=self._clock())).rowcount
+                             .values(revoked_ns=self.wall_ns())).rowcount
             if not done:
                 raise NotFound(f"no device {device_id}")
             self.audit(c, actor, "revoke", device_id)
@@ -145,7 +143,7 @@ class CollectorStore:
 
     def put_chunk(self, device: Device, session_id: str, idx: int, data: bytes, sha256: str) -> bool:
         """Store one chunk; False when this exact chunk was stored before (a retry)."""
-        self.contributor_only(device)
+        require(device, "contributor")
         _check_session_id(session_id)
         if idx < 0 or len(data) > MAX_CHUNK or not data:
             raise Invalid(f"a chunk needs an index >= 0 and 1..{MAX_CHUNK} bytes")
@@ -170,7 +168,7 @@ class CollectorStore:
         return True
 
     def complete(self, device: Device, session_id: str, count: int) -> None:
-        self.contributor_only(device)
+        require(device, "contributor")
         with self.engine.begin() as c:
             self._consenting(c, device)
             row = self._own_session(c, device, session_id, create=False)
@@ -183,28 +181,28 @@ class CollectorStore:
             if have != list(range(count)):
                 raise Conflict(f"session {session_id} has chunks {len(have)} of {count}; upload the rest")
             c.execute(sessions.update().where(sessions.c.id == session_id)
-                      .values(chunks=count, completed_ns=self._clock()))
+                      .values(chunks=count, completed_ns=self.wall_ns()))
             self.audit(c, device.id, "upload", session_id)
 
     def uploaded(self, device: Device, session_id: str) -> list[int]:
         """Chunk indexes already stored: where a resumed upload continues."""
-        self.contributor_only(device)
+        require(device, "contributor")
         with self.engine.connect() as c:
             self._own_session(c, device, session_id, create=False)
             return [r.idx for r in c.execute(select(chunks.c.idx).where(chunks.c.session_id == session_id)
                                              .order_by(chunks.c.idx))]
 
-    def my_sessions(self, device: Device) -> list[dict[str, Any]]:
-        self.contributor_only(device)
+    def my_sessions(self, device: Device) -> list[HeldSession]:
+        require(device, "contributor")
         with self.engine.connect() as c:
             rows = c.execute(select(sessions).where(sessions.c.contributor_id == device.contributor_id)
                              .order_by(sessions.c.id)).all()
-        return [{"id": r.id, "bytes": r.bytes, "chunks": r.chunks, "complete": r.completed_ns is not None}
+        return [HeldSession(id=r.id, bytes=r.bytes, chunks=r.chunks, complete=r.completed_ns is not None)
                 for r in rows]
 
     def read_chunk(self, device: Device, session_id: str, idx: int) -> bytes:
         """One chunk of the device's own contributor's session (for `me export`); audited."""
-        self.contributor_only(device)
+        require(device, "contributor")
         with self.engine.begin() as c:
             self._own_session(c, device, session_id, create=False)
             if c.execute(select(chunks.c.idx).where((chunks.c.session_id == session_id)
@@ -213,39 +211,11 @@ class CollectorStore:
             self.audit(c, device.id, "export", f"{session_id}/{idx}")
         return (self.blobs / device.contributor_id / session_id / f"{idx:06d}").read_bytes()
 
-    def erase(self, device: Device) -> int:
-        """Erasure: the wrapped data key first (after that nothing of theirs decrypts, backups
-        included), then every session, chunk, blob, consent record and device; datasets built
-        from them turn stale and their files are deleted until rebuilt. The audit log keeps
-        only that a device id erased something. Returns the sessions removed."""
-        self.contributor_only(device)
-        who = device.contributor_id
-        with self.engine.begin() as c:
-            c.execute(wrapped_keys.delete().where(wrapped_keys.c.contributor_id == who))
-            ids = [r.id for r in c.execute(select(sessions.c.id).where(sessions.c.contributor_id == who))]
-            if ids:
-                c.execute(chunks.delete().where(chunks.c.session_id.in_(ids)))
-            c.execute(sessions.delete().where(sessions.c.contributor_id == who))
-            c.execute(consent.delete().where(consent.c.contributor_id == who))
-            c.execute(devices.delete().where(devices.c.contributor_id == who))
-            stale = [r.dataset_id for r in c.execute(select(dataset_members.c.dataset_id)
-                                                      .where(dataset_members.c.contributor_id == who))]
-            c.execute(dataset_members.delete().where(dataset_members.c.contributor_id == who))
-            if stale:
-                c.execute(datasets.update().where(datasets.c.id.in_(stale) & (datasets.c.state == "ready"))
-                          .values(state="stale", key=None,
-                                  stale_reason="a contributor erased their data; rebuild it"))
-            self.audit(c, device.id, "erase", f"{len(ids)} sessions", f"{len(stale)} datasets stale")
-        shutil.rmtree(self.blobs / who, ignore_errors=True)
-        for ds in stale:
-            shutil.rmtree(self.datasets_dir / ds, ignore_errors=True)
-        return len(ids)
-
     # -- envelope keys and objection ------------------------------------------------------
 
     def deposit_key(self, device: Device, wrapped: bytes) -> None:
         """Keep the contributor's data key wrapped for this collector; checked by unwrapping."""
-        self.contributor_only(device)
+        require(device, "contributor")
         try:
             unwrap_key(wrapped, private=self._private, contributor=device.contributor_id)
         except DataKeyError as exc:
@@ -253,15 +223,12 @@ class CollectorStore:
         with self.engine.begin() as c:
             c.execute(wrapped_keys.delete().where(wrapped_keys.c.contributor_id == device.contributor_id))
             c.execute(wrapped_keys.insert().values(contributor_id=device.contributor_id, wrapped=wrapped,
-                                                   created_ns=self._clock()))
+                                                   created_ns=self.wall_ns()))
             self.audit(c, device.id, "key_deposit", device.contributor_id)
 
     def keyed_contributors(self) -> set[str]:
         with self.engine.connect() as c:
             return {r.contributor_id for r in c.execute(select(wrapped_keys.c.contributor_id))}
-
-    def now(self) -> int:
-        return self._clock()
 
     def wrap_for_collector(self, key: bytes, binding: str) -> bytes:
         return wrap_key(key, recipient=self.public_key, contributor=binding)
@@ -291,20 +258,20 @@ class CollectorStore:
 
     def create_code_for(self, device: Device, role: str, region: str | None = None) -> str:
         """Enrolment over HTTP: stewards only."""
-        self._require(device, "steward")
+        require(device, "steward")
         return self.create_enrol_code(role, actor=device.id, region=region)
 
-    def audit_log(self, device: Device) -> list[dict[str, Any]]:
+    def audit_log(self, device: Device) -> list[AuditEntry]:
         """The whole chain, for auditors (read-only); the reading itself is logged."""
-        self._require(device, "auditor")
+        require(device, "auditor")
         with self.engine.begin() as c:
             self.audit(c, device.id, "audit_read", "audit")
             return [audit_chain.entry(r) for r in c.execute(select(audit).order_by(audit.c.seq))]
 
-    def my_audit(self, device: Device) -> list[dict[str, Any]]:
+    def my_audit(self, device: Device) -> list[AuditEntry]:
         """Who read, exported or changed anything of this contributor's, including datasets
         built from their sessions and every read of those."""
-        self.contributor_only(device)
+        require(device, "contributor")
         with self.engine.connect() as c:
             mine = {r.id for r in c.execute(select(sessions.c.id)
                                             .where(sessions.c.contributor_id == device.contributor_id))}
@@ -315,48 +282,20 @@ class CollectorStore:
             rows = c.execute(select(audit).order_by(audit.c.seq)).all()
         return [audit_chain.entry(r) for r in rows if r.actor in devs or r.subject.split("/")[0] in mine]
 
-    @staticmethod
-    def _require(device: Device, *roles: str) -> None:
-        if device.role not in roles:
-            raise Forbidden(f"this needs the {' or '.join(roles)} role")
-
-    def fleet(self) -> dict[str, int]:
-        """Fleet health only. Upload figures span people, so below ``MIN_PEOPLE`` contributors
-        with uploads they are withheld: with one uploader they would describe one person."""
-        with self.engine.connect() as c:
-            devs = c.execute(select(func.count()).select_from(devices)
-                             .where(devices.c.revoked_ns.is_(None))).scalar()
-            people = c.execute(select(func.count(sessions.c.contributor_id.distinct()))).scalar() or 0
-            if people < MIN_PEOPLE:
-                return {"devices": int(devs or 0), "upload_figures_withheld": 1}
-            done = c.execute(select(func.count()).select_from(sessions)
-                             .where(sessions.c.completed_ns.is_not(None))).scalar()
-            size = c.execute(select(func.coalesce(func.sum(chunks.c.size), 0))).scalar()
-            waiting, oldest = c.execute(select(func.count(), func.min(sessions.c.created_ns))
-                                        .where(sessions.c.completed_ns.is_(None))).one()
-        lag = 0 if oldest is None else max(0, (self._clock() - int(oldest)) // 10**9)
-        return {"devices": int(devs or 0), "upload_figures_withheld": 0, "sessions_complete": int(done or 0),
-                "uploads_incomplete": int(waiting or 0), "oldest_incomplete_upload_seconds": int(lag),
-                "bytes_received": int(size or 0)}
-
     def audit_verify(self) -> int | None:
         return audit_chain.verify(self.engine)
 
     def audit(self, c: Connection, actor: str, action: str, subject: str, detail: str = "") -> None:
-        audit_chain.append(c, at_ns=self._clock(), actor=actor, action=action, subject=subject, detail=detail)
+        audit_chain.append(c, at_ns=self.wall_ns(), actor=actor, action=action, subject=subject,
+                           detail=detail)
 
-    # -- helpers ---------------------------------------------------------------------------
-
-    @staticmethod
-    def contributor_only(device: Device) -> None:
-        if device.role != "contributor":
-            raise Forbidden("only a contributor's device holds sessions")
+    # -- sessions on disk ------------------------------------------------------------------
 
     def _own_session(self, c: Connection, device: Device, session_id: str, *, create: bool) -> Any:
         row = c.execute(select(sessions).where(sessions.c.id == session_id)).first()
         if row is None and create:
             c.execute(sessions.insert().values(id=session_id, contributor_id=device.contributor_id, bytes=0,
-                                               created_ns=self._clock()))
+                                               created_ns=self.wall_ns()))
             row = c.execute(select(sessions).where(sessions.c.id == session_id)).first()
         if row is None:
             raise NotFound(f"no session {session_id}")

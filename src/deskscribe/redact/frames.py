@@ -21,7 +21,7 @@ import numpy as np
 
 from deskscribe.capture.base import Rect
 from deskscribe.capture.screen import changed_rects, content_box
-from deskscribe.geometry import clip, inside, intersect, overlaps, pad, union
+from deskscribe.geometry import clip, inside, intersect, merge, overlaps, pad, union
 from deskscribe.redact.confusions import card_shapes, undo_confusions
 from deskscribe.redact.keystrokes import Scanner
 from deskscribe.redact.known import KnownValues
@@ -191,15 +191,8 @@ def grow_bands(changed: Sequence[Rect], boxes: Sequence[Rect], width: int, heigh
             for i, band in enumerate(bands):
                 if overlaps(b, band) and not inside(b, band):
                     bands[i], merged = union((band, b)), True
-        out: list[Rect] = []
-        for band in bands:
-            for i, o in enumerate(out):
-                if overlaps(o, band):
-                    out[i], merged = union((o, band)), True
-                    break
-            else:
-                out.append(band)
-        bands = out
+        bands, folded = merge(bands, overlaps)
+        merged = merged or folded
     return bands
 
 

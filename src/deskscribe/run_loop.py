@@ -1,4 +1,5 @@
-"""The `record` command's run loop and the requests its control socket answers."""
+"""The running recorder's outer loop (status line, storage budget, free disk) and the requests
+its control socket answers; the `record` command drives it."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from typing import Any, Protocol
 
 from deskscribe.datadir import DataDir
 from deskscribe.indicator import IDLE, PAUSED, RECORDING
-from deskscribe.recorder import Recorder
+from deskscribe.pipeline.recorder import Recorder
 from deskscribe.store import SessionWriter
 
 

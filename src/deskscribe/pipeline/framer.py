@@ -1,0 +1,50 @@
+"""Taking a frame: the screen model's pixels, masked to the visible designated windows, handed
+to the redaction stage; the store receives it only once it is redacted."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from deskscribe import events as ev
+from deskscribe.capture.base import Leaf, Rect
+from deskscribe.geometry import union
+from deskscribe.pipeline.frame_schedule import FrameScheduler
+from deskscribe.pipeline.gate import Gate
+from deskscribe.redact.stage import FrameStage
+from deskscribe.store import SessionWriter
+
+
+class Framer:
+    def __init__(self, *, leaf: Leaf, writer: SessionWriter, stage: FrameStage, gate: Gate,
+                 schedule: FrameScheduler, enabled: bool,
+                 emit: Callable[[ev.Event], None]) -> None:
+        self._leaf = leaf
+        self._writer = writer
+        self._stage = stage
+        self._gate = gate
+        self._schedule = schedule
+        self._enabled = enabled
+        self._emit = emit
+        self.paused = False  # low disk: events go on, screenshots wait
+        self.taken = 0
+
+    def take(self, t: int, reason: str, before_ms: int | None, *, only_if_changed: bool = False,
+             prompt_window: Rect | None = None) -> int | None:
+        """The frame id, or None when no frame may or need be taken now."""
+        self._schedule.taken(t)
+        if not self._enabled or self.paused or not self._gate.capturing:
+            return None
+        layout = self._leaf.layout
+        if not layout.any_kept:
+            return None
+        pixels, version = self._leaf.screen.snapshot(before_ms)
+        if not self._schedule.changed(version) and only_if_changed:
+            return None
+        frame_id = self._writer.reserve_frame_id()
+        kept = layout.visible_kept
+        self._stage.submit(frame_id, t, pixels, kept, prompt_window)  # stored only once redacted
+        self.taken += 1
+        box = union(kept)  # where designated pixels can be: the rest of the frame is black
+        self._emit(ev.Event(t_ns=t, kind=ev.FRAME, data={
+            "frame_id": frame_id, "reason": reason, "region": [box.x, box.y, box.width, box.height]}))
+        return frame_id
