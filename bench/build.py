@@ -20,12 +20,12 @@ from pathlib import Path
 
 import numpy as np
 
-from deskscribe.capture.screen import FrameEncoder
 from deskscribe.datadir import DataDir
 from deskscribe.dataset.build import Release, build_dataset, session_episodes
 from deskscribe.dataset.export.jsonl import JsonlExporter
 from deskscribe.events import Event, Monitor, SessionMeta
-from deskscribe.keys import FileKeyBackend
+from deskscribe.frame_codec import FrameEncoder
+from deskscribe.keystore import FileKeyBackend
 
 W, H = 1280, 800
 MS = 1_000_000

@@ -29,8 +29,9 @@ from tests.collector.conftest import Postgres, Served
 from deskscribe.client import CollectorClient
 from deskscribe.collector.store import CollectorStore, connect
 from deskscribe.datadir import DataDir
+from deskscribe.envelope import new_collector_key
 from deskscribe.events import Monitor, SessionMeta
-from deskscribe.keys import FileKeyBackend, new_collector_key
+from deskscribe.keystore import FileKeyBackend
 from deskscribe.upload import Uploader
 
 

@@ -18,7 +18,7 @@ from deskscribe.dataset.build import Release, build_dataset
 from deskscribe.dataset.export import open_exporter
 from deskscribe.dataset.export.jsonl import JsonlExporter
 from deskscribe.events import Event, Monitor, SessionMeta
-from deskscribe.keys import FileKeyBackend
+from deskscribe.keystore import FileKeyBackend
 
 MS = 1_000_000
 

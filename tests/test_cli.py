@@ -3,27 +3,11 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-
-def run(*args: str, env_extra: dict[str, str] | None = None, drop: tuple[str, ...] = ()
-        ) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if k not in ("DISPLAY", "WAYLAND_DISPLAY", *drop)}
-    env.update(env_extra or {})
-    return subprocess.run([sys.executable, "-m", "deskscribe", *args], capture_output=True,
-                          text=True, env=env, timeout=60)
-
-
-def one_line_error(out: subprocess.CompletedProcess[str], needle: str) -> None:
-    assert out.returncode == 2, out.stderr
-    assert "Traceback" not in out.stderr
-    lines = out.stderr.strip().splitlines()
-    assert len(lines) == 1 and needle in lines[0], out.stderr
+from tests.support import one_line_error, run
 
 
 @pytest.fixture

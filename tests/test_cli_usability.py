@@ -13,9 +13,9 @@ from PIL import Image
 
 from deskscribe.datadir import DataDir
 from deskscribe.events import Event, Monitor, SessionMeta
-from deskscribe.keys import FileKeyBackend
-from deskscribe.store import FramePart, FrameRecord
-from tests.test_cli import one_line_error, run
+from deskscribe.frame_codec import FramePart, FrameRecord
+from deskscribe.keystore import FileKeyBackend
+from tests.support import one_line_error, run
 
 MS = 1_000_000
 

@@ -21,8 +21,8 @@ from deskscribe.collector import models
 from deskscribe.collector.app import create_app
 from deskscribe.collector.policies import Policies
 from deskscribe.collector.store import CollectorStore, connect
+from deskscribe.envelope import new_collector_key, wrap_key
 from deskscribe.errors import CollectorAnswerInvalid, CollectorRefused, CollectorUnreachable
-from deskscribe.keys import new_collector_key, wrap_key
 from deskscribe.upload import Uploader
 
 Answer = Callable[[httpx.Request], httpx.Response]

@@ -9,12 +9,11 @@ from pathlib import Path
 
 from PIL import Image
 
-from deskscribe.capture.screen import rebuild
 from deskscribe.datadir import DataDir
 from deskscribe.events import Event, Monitor, SessionMeta
-from deskscribe.keys import FileKeyBackend
-from deskscribe.store import FramePart, FrameRecord
-from tests.test_cli import run
+from deskscribe.frame_codec import FramePart, FrameRecord, rebuild
+from deskscribe.keystore import FileKeyBackend
+from tests.support import run
 
 MS = 1_000_000
 

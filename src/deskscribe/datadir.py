@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import io
 import json
 import os
 import secrets
@@ -13,9 +12,12 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from deskscribe.errors import DataKeyError, StoreError
-from deskscribe.events import Event, SessionMeta
-from deskscribe.keys import KeyBackend, Sealer, load_or_create_key
-from deskscribe.store import FramePart, FrameRecord, SessionReader, SessionWriter
+from deskscribe.events import FRAME, Event, SessionMeta
+from deskscribe.frame_codec import FrameSource, whole_frame
+from deskscribe.keystore import KeyBackend, load_or_create_key
+from deskscribe.outbox import Outbox
+from deskscribe.sealer import Sealer
+from deskscribe.store import SessionReader, SessionWriter
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,9 +39,10 @@ def _file_size(path: Path) -> int:
 
 
 class DataDir:
-    def __init__(self, *, root: Path, key_backend: KeyBackend) -> None:
+    def __init__(self, *, root: Path, key_backend: KeyBackend, outbox: Outbox | None = None) -> None:
         self.root = root
         self.sessions_dir = root / "sessions"
+        self.outbox = Outbox(root=root) if outbox is None else outbox
         self._key_backend = key_backend
         self._key: bytes | None = None
 
@@ -107,67 +110,25 @@ class DataDir:
         self.delete(session_id)
         os.replace(tmp, path)
 
-    def upload_copy(self, session_id: str) -> Path:
+    def write_upload_copy(self, session_id: str, dest: Path) -> None:
         """What leaves the device: the session with every time rounded down to the policy's
-        timing precision (the notice promises no finer timing leaves). Made once and kept until
-        uploaded, so a resumed upload sends the same bytes."""
-        dest = self.root / "outbox" / f"{session_id}.db"
-        if dest.exists():
-            return dest
-        dest.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        reader = self.open(session_id)
-        precision_ms = max(1, int(reader.meta.extra.get("timing_precision_ms", 1)))
-        reader.close()
-        tmp = dest.with_name(dest.name + ".part")
-        self._copy(session_id, tmp, precision_ns=precision_ms * 1_000_000)
-        os.replace(tmp, dest)
-        return dest
+        timing precision (the notice promises no finer timing leaves)."""
+        with self.open(session_id) as reader:
+            precision_ms = max(1, int(reader.meta.extra.get("timing_precision_ms", 1)))
+        self._copy(session_id, dest, precision_ns=precision_ms * 1_000_000)
 
     def _copy(self, session_id: str, dest: Path, *, drop_events: AbstractSet[int] = frozenset(),
               drop_frames: AbstractSet[int] = frozenset(), precision_ns: int = 1,
               extra: dict[str, object] | None = None) -> None:
         """A sealed copy of a session without some events and screenshots, times rounded down
-        to ``precision_ns``. A kept screenshot whose delta chain ran through a dropped one is
-        stored whole, so nothing is rebuilt from what was dropped."""
-        from deskscribe.dataset.frames import FrameSource
-        from deskscribe.events import FRAME
-
-        def coarse(t: int) -> int:
-            return t - t % precision_ns
-
-        reader = self.open(session_id)
-        for p in (dest, dest.with_name(dest.name + "-wal"), dest.with_name(dest.name + "-shm")):
-            p.unlink(missing_ok=True)
-        meta = replace(reader.meta, extra={**reader.meta.extra, **(extra or {})})
-        writer = SessionWriter(path=dest, meta=meta, sealer=self._sealer(session_id))
-        try:
-            for n, (event_id, event) in enumerate(reader.iter_events()):
-                gone = event.kind == FRAME and int(event.data.get("frame_id", 0)) in drop_frames
-                if event_id not in drop_events and not gone:
-                    data = event.data
-                    if "t_end_ns" in data:
-                        data = {**data, "t_end_ns": coarse(int(data["t_end_ns"]))}
-                    writer.add_event(Event(t_ns=coarse(event.t_ns), kind=event.kind, data=data))
-                if n % 1000 == 999:
-                    writer.flush()
-            broken: set[int] = set()  # chains that lost a record
-            frames = FrameSource(reader=reader)  # ids ascend: each delta is applied once
-            for frame_id in reader.frame_ids():
-                record = reader.frame_record(frame_id)
-                chain = record.frame_id if record.base is None else record.base
-                if frame_id in drop_frames:
-                    broken.add(chain)
-                elif chain in broken:
-                    image = frames.image(frame_id)
-                    buf = io.BytesIO()
-                    image.save(buf, format="PNG")
-                    whole = FramePart(0, 0, image.width, image.height, buf.getvalue())
-                    writer.add_frame(FrameRecord(frame_id, coarse(record.t_ns), None, image.size, (whole,)))
-                else:
-                    writer.add_frame(replace(record, t_ns=coarse(record.t_ns)))
-        finally:
-            reader.close()
-            writer.close(seal=True)
+        to ``precision_ns``."""
+        with self.open(session_id) as reader:
+            for p in (dest, dest.with_name(dest.name + "-wal"), dest.with_name(dest.name + "-shm")):
+                p.unlink(missing_ok=True)
+            meta = replace(reader.meta, extra={**reader.meta.extra, **(extra or {})})
+            with SessionWriter(path=dest, meta=meta, sealer=self._sealer(session_id)) as writer:
+                _copy_events(reader, writer, drop_events, drop_frames, precision_ns)
+                _copy_frames(reader, writer, drop_frames, precision_ns)
 
     def session_ids(self) -> list[str]:
         if not self.sessions_dir.exists():
@@ -178,12 +139,9 @@ class DataDir:
         path = self.path_of(session_id)
         size = _file_size(path)
         try:
-            reader = self.open(session_id)
-            try:
+            with self.open(session_id) as reader:
                 events, frames, t_last = reader.counts()
                 sealed, started = reader.sealed, reader.meta.started_wall_ns
-            finally:
-                reader.close()
         except Exception as exc:  # a damaged file is listed, not fatal to the listing
             why = str(exc) if isinstance(exc, StoreError | DataKeyError) else (
                 f"session file {path.name} is damaged ({exc or type(exc).__name__})")
@@ -200,10 +158,7 @@ class DataDir:
             raise StoreError(f"no session {session_id}; see `deskscribe sessions list`")
         for p in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
             p.unlink(missing_ok=True)
-        self.drop_upload_copy(session_id)
-
-    def drop_upload_copy(self, session_id: str) -> None:
-        (self.root / "outbox" / f"{session_id}.db").unlink(missing_ok=True)
+        self.outbox.drop_copy(session_id)  # made from what is gone now
 
     def total_bytes(self) -> int:
         return sum(_file_size(self.path_of(s)) for s in self.session_ids())
@@ -226,3 +181,38 @@ class DataDir:
     def free_bytes(self) -> int:
         self.root.mkdir(parents=True, exist_ok=True)
         return shutil.disk_usage(self.root).free
+
+
+def _coarse(t_ns: int, precision_ns: int) -> int:
+    return t_ns - t_ns % precision_ns
+
+
+def _copy_events(reader: SessionReader, writer: SessionWriter, drop_events: AbstractSet[int],
+                 drop_frames: AbstractSet[int], precision_ns: int) -> None:
+    """A frame event goes with its screenshot, so no step points at a dropped one."""
+    for n, (event_id, event) in enumerate(reader.iter_events()):
+        gone = event.kind == FRAME and int(event.data.get("frame_id", 0)) in drop_frames
+        if event_id not in drop_events and not gone:
+            data = event.data
+            if "t_end_ns" in data:
+                data = {**data, "t_end_ns": _coarse(int(data["t_end_ns"]), precision_ns)}
+            writer.add_event(Event(t_ns=_coarse(event.t_ns, precision_ns), kind=event.kind, data=data))
+        if n % 1000 == 999:
+            writer.flush()
+
+
+def _copy_frames(reader: SessionReader, writer: SessionWriter, drop_frames: AbstractSet[int],
+                 precision_ns: int) -> None:
+    """A kept screenshot whose delta chain ran through a dropped one is stored whole, so
+    nothing is rebuilt from what was dropped."""
+    broken: set[int] = set()  # chains that lost a record
+    frames = FrameSource(reader=reader)  # ids ascend: each delta is applied once
+    for frame_id in reader.frame_ids():
+        record = reader.frame_record(frame_id)
+        t_ns = _coarse(record.t_ns, precision_ns)
+        if frame_id in drop_frames:
+            broken.add(record.chain)
+        elif record.chain in broken:
+            writer.add_frame(whole_frame(frame_id, t_ns, frames.image(frame_id)))
+        else:
+            writer.add_frame(replace(record, t_ns=t_ns))

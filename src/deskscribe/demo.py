@@ -24,7 +24,7 @@ from rich.table import Table
 
 from deskscribe.datadir import DataDir
 from deskscribe.errors import DemoError
-from deskscribe.keys import FileKeyBackend
+from deskscribe.keystore import FileKeyBackend
 from deskscribe.vdisplay import VirtualDisplay
 
 DEMO_POLICY = """\

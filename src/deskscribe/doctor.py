@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import os
 import shutil
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
 
-from deskscribe.errors import DeskscribeError
-from deskscribe.keys import os_keyring_available
+from deskscribe.browser.manifests import launcher_of
+from deskscribe.browser.native_host import PROTOCOL
+from deskscribe.errors import ControlError, DeskscribeError, RecorderNotRunning
+from deskscribe.keystore import os_keyring_available
 
 if TYPE_CHECKING:
     from deskscribe.client import PolicyAnswer
@@ -140,12 +143,61 @@ def check_collector(url: str | None, fetch: Callable[[], PolicyAnswer | None]) -
     return [Check("collector", OK, f"enrolled with {url}; policy {answer.get('version')}")]
 
 
+def check_browser(*, manifests: Mapping[str, Path], status: Callable[[], dict[str, Any]]) -> list[Check]:
+    """Designated websites need the host and the extension; apps record without them, so a
+    missing piece is a warning."""
+    return [_browser_host(manifests), _browser_extension(status)]
+
+
+def _browser_host(manifests: Mapping[str, Path]) -> Check:
+    installed = []
+    for name, path in manifests.items():
+        if not path.exists():
+            continue
+        launcher = launcher_of(path)
+        if launcher is None or not os.access(launcher, os.X_OK):
+            return Check("browser host", WARN,
+                         f"the {name} manifest {path} names no launcher that runs"
+                         f" ({launcher or 'unreadable manifest'})",
+                         f"deskscribe browser install --browser {name}")
+        installed.append(name)
+    if installed:
+        return Check("browser host", OK, f"native messaging host installed for {', '.join(installed)}")
+    return Check("browser host", WARN,
+                 "no native messaging host installed (only designated websites need it)",
+                 "deskscribe browser install --browser chromium|chrome|firefox")
+
+
+def _browser_extension(status: Callable[[], dict[str, Any]]) -> Check:
+    try:
+        reply = status()
+    except RecorderNotRunning:
+        return Check("browser extension", WARN,
+                     "no recorder running (start deskscribe record to check the extension)")
+    except ControlError as exc:
+        return Check("browser extension", WARN, f"the running recorder did not answer: {exc}")
+    info = reply.get("browser")
+    if not isinstance(info, dict):
+        return Check("browser extension", WARN, "the running recorder takes no browser reports",
+                     "designate websites in the policy (designated_sites) and restart deskscribe record")
+    if info.get("protocol") != PROTOCOL:
+        return Check("browser extension", WARN, f"the running recorder speaks browser protocol"
+                     f" {info.get('protocol')}, this deskscribe {PROTOCOL}", "restart deskscribe record")
+    connected = info.get("connected")
+    if isinstance(connected, int) and connected > 0:
+        return Check("browser extension", OK, f"{connected} extension connection(s) to the running recorder")
+    return Check("browser extension", WARN, "no extension is connected to the running recorder",
+                 "load the extension (deskscribe browser extension-path)"
+                 " in a browser with the host installed")
+
+
 def run_checks(*, display_name: str | None, wayland: bool, data_dir: Path, min_free_bytes: int,
-               key_store: str, collector: list[Check] | None = None, console: Console | None = None) -> bool:
+               key_store: str, collector: list[Check] | None = None, browser: list[Check] | None = None,
+               console: Console | None = None) -> bool:
     """Print every check; True when nothing is failing."""
     console = console or Console()
     checks = (check_display(display_name, wayland) + check_storage(data_dir, min_free_bytes, key_store)
-              + check_redaction() + check_demo_tools() + (collector or []))
+              + check_redaction() + check_demo_tools() + (collector or []) + (browser or []))
     for c in checks:
         console.print(f"{_MARK[c.status]} [bold]{c.name}[/]: {c.detail}")
         if c.fix:

@@ -13,6 +13,8 @@ written for the person who sees it: what went wrong and what to do.
     ├── StoreError                a local session that cannot be read or written
     ├── DataKeyError              the contributor's data key is missing, unreadable or wrong
     ├── ControlError              no running recorder answers on the control socket
+    │   └── RecorderNotRunning        nothing listens: no recorder runs for that data directory
+    ├── NativeMessageTooLarge     a message over the browser's native messaging size limit
     ├── Unavailable               this machine lacks something a command needs
     │   ├── CaptureUnavailable        no display, Wayland, a missing X extension
     │   ├── AccessibilityUnavailable  no AT-SPI bus
@@ -57,6 +59,14 @@ class DataKeyError(DeskscribeError):
 
 class ControlError(DeskscribeError):
     """No recorder answers on the control socket, or it answered with an error."""
+
+
+class RecorderNotRunning(ControlError):
+    """Nothing listens on the control socket, so the fix is to start a recorder."""
+
+
+class NativeMessageTooLarge(DeskscribeError):
+    """The browser would cut the connection on a message this large, so it is never written."""
 
 
 class Unavailable(DeskscribeError):

@@ -47,7 +47,7 @@ def render_notice(policy: Policy) -> str:
 What is recorded, only while one of these applications is in front:
 {apps}
 Windows whose title matches any of these are never recorded: {excluded}.
-
+{_sites(policy)}
 {signals}
 Everything else (other applications, the desktop, anything while recording is paused or the
 screen is locked) is not recorded: only the length of the gap is noted.
@@ -63,6 +63,21 @@ measure is made of any person.
 You can pause at any time, delete any session, and withdraw (object) at any time with
 `deskscribe consent withdraw`, which stops recording at once.
 """
+
+
+def _sites(policy: Policy) -> str:
+    """Only a policy that designates websites says so; the notice of any other is unchanged."""
+    if not policy.designated_sites:
+        return ""
+    sites = "\n".join(f"  - {s}" for s in policy.designated_sites)
+    excluded = "".join(f"\n  - except {u}" for u in policy.excluded_urls)
+    masks = "".join(f"\n  - on {m.url}: {', '.join(m.selectors)} (always blacked out, typing there"
+                    " is not stored)" for m in policy.site_masks)
+    query = "with" if policy.keep_url_query else "without"
+    return (f"In a web browser, only these websites, and only in normal (not private) windows:\n{sites}"
+            f"{excluded}\nThe page address is stored {query} its query and fragment. The browser's tabs,"
+            " address bar and\nbookmarks are never recorded, nor any part of a page it marks as private"
+            f" (data-deskscribe=mask,\nrr-block, ph-no-capture){masks}.\n")
 
 
 def notice_version(policy: Policy) -> str:

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from deskscribe.errors import PolicyError
+from deskscribe.sites import matches_any, parse_glob
 
 DEFAULT_SCREENSHOT_INTERVAL_S = 10.0
 # Where keystrokes are passwords whatever they look like; a policy can add to these.
@@ -41,12 +42,19 @@ RETENTION_KEYS = ("incomplete_days", "sessions_days", "datasets_days")
 REGION_REQUIREMENTS = ("dpia", "works_agreement")
 # Settings a region may set differently from the rest of the organisation.
 REGION_OVERRIDES = ("designated_apps", "excluded_titles", "screenshot_interval_s", "frames",
-                    "timing_precision_ms", "deny_list", "synthetic_values")
+                    "timing_precision_ms", "deny_list", "synthetic_values", "designated_sites",
+                    "excluded_urls", "site_masks")
 # Every key a policy document may hold; anything else is a typo that would silently switch a
 # protection off (``deny_lst``) or leave the notice promising something else.
 POLICY_KEYS = ("version", "designated_apps", "excluded_titles", "screenshot_interval_s", "frames",
                "timing_precision_ms", "secure_apps", "secure_titles", "secure_commands", "deny_list",
-               "synthetic_values", "retention", "auto_approve_hours", "regions")
+               "synthetic_values", "retention", "auto_approve_hours", "regions", "designated_sites",
+               "excluded_urls", "browser_apps", "keep_url_query", "site_masks")
+# Window classes (WM_CLASS) of the common browsers: with designated sites, these windows are
+# recorded only while the extension vouches for a designated page in them.
+BROWSER_APPS = ("chromium*", "google-chrome*", "chrome", "firefox*", "navigator", "firefox-esr",
+                "microsoft-edge*", "brave-browser*", "vivaldi*", "opera*")
+SITE_MASK_KEYS = ("url", "selectors")
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,6 +64,14 @@ class Region:
 
     requires: tuple[str, ...] = ()
     overrides: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class SiteMask:
+    """Parts of a designated site that are never captured (other people's messages)."""
+
+    url: str
+    selectors: tuple[str, ...]
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,15 +90,36 @@ class Policy:
     retention: Retention = field(default_factory=lambda: Retention())
     auto_approve_hours: float | None = None
     regions: Mapping[str, Region] = field(default_factory=dict)
+    designated_sites: tuple[str, ...] = ()
+    excluded_urls: tuple[str, ...] = ()
+    browser_apps: tuple[str, ...] = BROWSER_APPS
+    keep_url_query: bool = False
+    site_masks: tuple[SiteMask, ...] = ()
+
+    def is_browser(self, app: str | None) -> bool:
+        """A browser whose windows are designated per site: only when the policy names sites."""
+        return bool(self.designated_sites) and _matches(app, self.browser_apps)
+
+    def site_designated(self, url: str | None) -> bool:
+        """A page the policy designates: it matches a designated site and no excluded URL."""
+        return matches_any(url, self.designated_sites) and not matches_any(url, self.excluded_urls)
+
+    def masks_for(self, url: str | None) -> tuple[str, ...]:
+        return tuple(sel for m in self.site_masks if matches_any(url, (m.url,)) for sel in m.selectors)
 
     def is_designated(self, app: str | None, title: str | None) -> bool:
-        """True only for a known app matching a designated glob and no excluded title."""
-        if not app:
+        """True only for a known app matching a designated glob and no excluded title. A browser
+        under a policy with designated sites is never designated as an app: only a page in it,
+        vouched for by the browser extension, can be (see :meth:`site_designated`)."""
+        if not app or self.is_browser(app):
             return False
         app_l = app.casefold()
         if not any(fnmatch.fnmatchcase(app_l, g.casefold()) for g in self.designated_apps):
             return False
         return not _matches(title, self.excluded_titles)
+
+    def title_excluded(self, title: str | None) -> bool:
+        return _matches(title, self.excluded_titles)
 
     def is_secure(self, app: str | None, title: str | None) -> bool:
         """Password prompts and password managers: keys there are never stored."""
@@ -155,7 +192,40 @@ def parse_policy(raw: Mapping[str, Any], *, source: str = "policy") -> Policy:
         retention=_retention(raw.get("retention", {}), source),
         auto_approve_hours=_auto_approve(raw.get("auto_approve_hours"), source),
         regions=_regions(raw.get("regions", {}), source),
+        **_sites(raw, source),
     )
+
+
+def _sites(raw: Mapping[str, Any], source: str) -> dict[str, Any]:
+    sites, excluded = _strings(raw, "designated_sites", source), _strings(raw, "excluded_urls", source)
+    for glob in (*sites, *excluded):
+        try:
+            parse_glob(glob)
+        except PolicyError as exc:
+            raise PolicyError(f"{source}: {exc}") from None
+    keep = raw.get("keep_url_query", False)
+    if not isinstance(keep, bool):
+        raise PolicyError(f"{source}: keep_url_query must be true or false")
+    masks = raw.get("site_masks", [])
+    if not isinstance(masks, list):
+        raise PolicyError(f"{source}: site_masks are [[site_masks]] tables with url and selectors")
+    out: list[SiteMask] = []
+    for i, m in enumerate(masks):
+        where = f"{source}: site_masks[{i}]"
+        if not isinstance(m, dict):
+            raise PolicyError(f"{where} must be a table with url and selectors")
+        _known_keys(m, SITE_MASK_KEYS, source, f"site_masks[{i}].")
+        url, selectors = m.get("url"), _strings(m, "selectors", where)
+        if not isinstance(url, str) or not selectors:
+            raise PolicyError(f"{where} needs a url glob and a non-empty list of CSS selectors")
+        try:
+            parse_glob(url)
+        except PolicyError as exc:
+            raise PolicyError(f"{where}: {exc}") from None
+        out.append(SiteMask(url=url, selectors=selectors))
+    return {"designated_sites": sites, "excluded_urls": excluded, "keep_url_query": keep,
+            "site_masks": tuple(out),
+            "browser_apps": _strings(raw, "browser_apps", source, BROWSER_APPS)}
 
 
 def _retention(raw: Any, source: str) -> Retention:

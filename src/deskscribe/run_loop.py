@@ -9,6 +9,7 @@ import time
 from collections.abc import Callable
 from typing import Any, Protocol
 
+from deskscribe.browser.source import PROTOCOL, BrowserSource
 from deskscribe.datadir import DataDir
 from deskscribe.indicator import IDLE, PAUSED, RECORDING
 from deskscribe.pipeline.recorder import Recorder
@@ -19,8 +20,8 @@ def _say(message: str, err: bool = False) -> None:
     print(message, file=sys.stderr if err else sys.stdout, flush=True)
 
 
-def control_handler(get_recorder: Callable[[], Recorder], session_id: str
-                    ) -> Callable[[dict[str, Any]], dict[str, Any]]:
+def control_handler(get_recorder: Callable[[], Recorder], session_id: str, *,
+                    browser: BrowserSource | None = None) -> Callable[[dict[str, Any]], dict[str, Any]]:
     """Requests `deskscribe task ...` sends to the running recorder."""
     open_task: list[str] = []
 
@@ -58,7 +59,11 @@ def control_handler(get_recorder: Callable[[], Recorder], session_id: str
             recorder.withdraw()
             return {"ok": True, "session": session_id}
         if cmd == "status":
-            return {"ok": True, "session": session_id, "app": recorder.stats.recording_app}
+            reply = {"ok": True, "session": session_id, "app": recorder.stats.recording_app}
+            if browser is not None:
+                reply["browser"] = {"connected": browser.connected, "protocol": PROTOCOL,
+                                    "dropped": browser.dropped}
+            return reply
         return {"ok": False, "error": f"unknown command {cmd!r}"}
 
     return handle

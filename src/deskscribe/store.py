@@ -11,21 +11,24 @@ from __future__ import annotations
 import json
 import queue
 import sqlite3
-import struct
 import threading
 import zlib
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from types import TracebackType
+from typing import Self
 
 from deskscribe.errors import StoreError
 from deskscribe.events import Event, SessionMeta
-from deskscribe.keys import Sealer
+from deskscribe.frame_codec import FrameRecord
+from deskscribe.sealer import Sealer
 
 COMMIT_INTERVAL_S = 0.25
 QUEUE_LIMIT = 200_000
-_STOP = object()
+_STOP = None  # queued last by close: the writer thread commits what came before and ends
+
+# What the writer thread is handed: a flushed run of events, one frame, or the end.
+_Item = list[tuple[int, Event]] | FrameRecord | None
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (k TEXT PRIMARY KEY, v BLOB NOT NULL);
@@ -35,42 +38,6 @@ CREATE TABLE IF NOT EXISTS chunks (
 CREATE TABLE IF NOT EXISTS frames (
     id INTEGER PRIMARY KEY, t_ns INTEGER NOT NULL, base INTEGER, blob BLOB NOT NULL);
 """
-
-
-@dataclass(frozen=True, slots=True)
-class FramePart:
-    x: int
-    y: int
-    width: int
-    height: int
-    png: bytes
-
-
-@dataclass(frozen=True, slots=True)
-class FrameRecord:
-    """A stored screenshot: a keyframe (``base is None``) or changed-region crops on top of
-    the previous frame of the same keyframe chain."""
-
-    frame_id: int
-    t_ns: int
-    base: int | None
-    size: tuple[int, int]
-    parts: tuple[FramePart, ...]
-
-    def encode(self) -> bytes:
-        head = json.dumps({"size": self.size, "parts": [
-            [p.x, p.y, p.width, p.height, len(p.png)] for p in self.parts]}).encode()
-        return struct.pack("<I", len(head)) + head + b"".join(p.png for p in self.parts)
-
-    @classmethod
-    def decode(cls, frame_id: int, t_ns: int, base: int | None, raw: bytes) -> FrameRecord:
-        (n,) = struct.unpack_from("<I", raw)
-        head = json.loads(raw[4:4 + n])
-        pos, parts = 4 + n, []
-        for x, y, w, h, length in head["parts"]:
-            parts.append(FramePart(x, y, w, h, raw[pos:pos + length]))
-            pos += length
-        return cls(frame_id, t_ns, base, tuple(head["size"]), tuple(parts))
 
 
 def _connect(path: Path) -> sqlite3.Connection:
@@ -95,7 +62,7 @@ class SessionWriter:
         self._conn = _connect(path)
         self._conn.execute("INSERT OR REPLACE INTO meta VALUES ('schema', ?)", (str(meta.schema_version),))
         self._put_meta("session", json.dumps(meta.to_json()).encode())
-        self._queue: queue.Queue[Any] = queue.Queue(maxsize=QUEUE_LIMIT)
+        self._queue: queue.Queue[_Item] = queue.Queue(maxsize=QUEUE_LIMIT)
         self._stopping = threading.Event()
         self._staged: list[tuple[int, Event]] = []
         self._next_event = 1
@@ -122,7 +89,7 @@ class SessionWriter:
     def flush(self) -> None:
         if self._staged:
             staged, self._staged = self._staged, []
-            self._offer(("e", staged))
+            self._offer(staged)
 
     def reserve_frame_id(self) -> int:
         frame_id = self._next_frame
@@ -130,9 +97,9 @@ class SessionWriter:
         return frame_id
 
     def add_frame(self, record: FrameRecord) -> None:
-        self._offer(("f", record))
+        self._offer(record)
 
-    def _offer(self, item: Any) -> None:
+    def _offer(self, item: _Item) -> None:
         try:
             self._queue.put_nowait(item)
         except queue.Full:
@@ -154,9 +121,9 @@ class SessionWriter:
             if any(b is _STOP for b in batch):
                 return
 
-    def _write(self, batch: list[Any]) -> None:
-        events = [pair for b in batch if b[0] == "e" for pair in b[1]]
-        frames = [b[1] for b in batch if b[0] == "f"]
+    def _write(self, batch: list[_Item]) -> None:
+        events = [pair for b in batch if isinstance(b, list) for pair in b]
+        frames = [b for b in batch if isinstance(b, FrameRecord)]
         self._conn.execute("BEGIN")
         if events:
             rows = json.dumps([[i, e.t_ns, e.kind, e.data] for i, e in events], separators=(",", ":"))
@@ -184,6 +151,14 @@ class SessionWriter:
             self._conn.execute("INSERT OR REPLACE INTO meta VALUES ('sealed', '1')")
         self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
         self._conn.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        """The same as :meth:`close`: what was written stays, sealed as a whole session."""
+        self.close()
 
 
 class SessionReader:
@@ -226,8 +201,7 @@ class SessionReader:
 
     def frame_chain(self, frame_id: int) -> list[FrameRecord]:
         """The keyframe and every delta up to ``frame_id``: what rebuilds that screenshot."""
-        target = self.frame_record(frame_id)
-        base = target.frame_id if target.base is None else target.base
+        base = self.frame_record(frame_id).chain
         return self.frames_between(base, base - 1, frame_id)
 
     def frames_between(self, base: int, after_id: int, upto_id: int) -> list[FrameRecord]:
@@ -242,3 +216,10 @@ class SessionReader:
 
     def close(self) -> None:
         self._conn.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        self.close()

@@ -7,8 +7,6 @@ means (retry or report) is the :class:`~deskscribe.client.CollectorClient`'s to 
 
 from __future__ import annotations
 
-import json
-import os
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -52,68 +50,3 @@ class Uploader:
         if self._rate:
             self._sleep(max(0.0, size / self._rate - took))
 
-
-class Outbox:
-    """Which sessions the contributor approved for upload, and which have gone. A JSON file in
-    the data dir, replaced atomically, so it survives crashes and restarts."""
-
-    def __init__(self, *, path: Path, clock: Callable[[], float] = time.time) -> None:
-        self.path = path
-        self._clock = clock
-
-    def _read(self) -> dict[str, dict[str, float]]:
-        try:
-            raw = json.loads(self.path.read_text())
-        except FileNotFoundError:
-            return {"approved": {}, "uploaded": {}}
-        except (OSError, ValueError) as exc:
-            raise StoreError(f"the outbox {self.path} is damaged ({exc});"
-                              " delete it and approve again") from None
-        return {"approved": dict(raw.get("approved", {})), "uploaded": dict(raw.get("uploaded", {}))}
-
-    def _write(self, state: dict[str, dict[str, float]]) -> None:
-        tmp = self.path.with_suffix(".tmp")
-        tmp.write_text(json.dumps(state, indent=1))
-        os.replace(tmp, self.path)
-
-    def approve(self, session_id: str) -> None:
-        state = self._read()
-        state["approved"].setdefault(session_id, self._clock())
-        self._write(state)
-
-    def mark_uploaded(self, session_id: str) -> None:
-        state = self._read()
-        state["uploaded"][session_id] = self._clock()
-        self._write(state)
-
-    def forget(self, session_id: str) -> None:
-        state = self._read()
-        for part in state.values():
-            part.pop(session_id, None)
-        self._write(state)
-
-    def remove(self) -> None:
-        """Erasure: the outbox names session ids, so it goes with them."""
-        for path in (self.path, self.path.with_suffix(".tmp")):
-            path.unlink(missing_ok=True)
-
-    def auto_approve(self, sealed_at: dict[str, float], hours: float) -> list[str]:
-        """Approve sessions sealed more than ``hours`` ago that are not approved yet (the
-        policy's auto-approval, announced in the notice); returns them."""
-        state = self._read()
-        due = [s for s, at in sorted(sealed_at.items(), key=lambda kv: kv[1])
-               if s not in state["approved"] and self._clock() - at >= hours * 3600]
-        for s in due:
-            state["approved"][s] = self._clock()
-        if due:
-            self._write(state)
-        return due
-
-    def approved(self) -> set[str]:
-        return set(self._read()["approved"])
-
-    def pending(self) -> list[str]:
-        """Approved and not uploaded yet, oldest approval first."""
-        state = self._read()
-        return sorted((s for s in state["approved"] if s not in state["uploaded"]),
-                      key=lambda s: state["approved"][s])

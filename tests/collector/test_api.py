@@ -8,15 +8,7 @@ import os
 import httpx
 from sqlalchemy import text
 
-from tests.collector.conftest import Served
-
-
-def enrol(served: Served, role: str = "contributor") -> dict[str, str]:
-    code = served.store.create_enrol_code(role)
-    with served.client() as c:
-        r = c.post("/v1/enrol", json={"code": code})
-    assert r.status_code == 201, r.text
-    return dict(r.json())
+from tests.support import Served, enrol
 
 
 def put(c: httpx.Client, sid: str, idx: int, data: bytes, sha: str | None = None) -> httpx.Response:

@@ -11,9 +11,8 @@ from pathlib import Path
 from deskscribe.collector.datasets import DatasetBuilds
 from deskscribe.collector.policies import Policies
 from deskscribe.collector.schema import datasets
-from deskscribe.keys import wrap_key
-from tests.collector.conftest import Served
-from tests.collector.test_api import enrol
+from deskscribe.envelope import wrap_key
+from tests.support import Served, enrol
 
 ROLES = ("contributor", "other_contributor", "steward", "ml_engineer", "auditor", "anonymous")
 PUBLIC = {("GET", "/healthz"), ("GET", "/metrics"), ("GET", "/openapi.json"), ("GET", "/docs"),

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from sqlalchemy import create_engine, text
 
-from tests.collector.test_cli_upload import Collector, cli, sealed_session
+from tests.support import Collector, cli, sealed_session
 
 POLICY = '''version = "2026-11"
 designated_apps = ["XTerm", "Gedit"]

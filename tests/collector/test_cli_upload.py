@@ -4,72 +4,17 @@ including a collector killed mid-upload and restarted."""
 from __future__ import annotations
 
 import json
-import os
-import signal
 import subprocess
 import sys
 import time
 from pathlib import Path
 
-import httpx
 from sqlalchemy import create_engine, text
 
 from deskscribe.datadir import DataDir
 from deskscribe.events import Event, Monitor, SessionMeta
-from deskscribe.keys import FileKeyBackend
-from tests.collector.conftest import _free_port, events_in, rounded
-
-
-def cli(*args: str, env: dict[str, str], check: bool = True) -> subprocess.CompletedProcess[str]:
-    out = subprocess.run([sys.executable, "-m", "deskscribe", *args], capture_output=True, text=True,
-                         env=env, timeout=120)
-    if check and out.returncode != 0:
-        raise AssertionError(f"deskscribe {' '.join(args)}: {out.stderr}")
-    return out
-
-
-def sealed_session(root: Path, events: int) -> str:
-    dd = DataDir(root=root, key_backend=FileKeyBackend(path=root / "contributor.key"))
-    sid = dd.new_session_id()
-    w = dd.create(SessionMeta(session_id=sid, contributor_id=dd.contributor_id, started_wall_ns=0, os="Linux",
-                              monitors=(Monitor(0, 0, 800, 600),), double_click_ms=400, double_click_px=5,
-                              policy_version="p", recorder_version="r", extra={"timing_precision_ms": 100}))
-    for i in range(events):  # incompressible payloads make a multi-chunk file quickly
-        w.add_event(Event(t_ns=i * 7_000_000 + 1234, kind="marker", data={"marker": "start", "pad": os.urandom(700).hex()}))
-        if i % 200 == 0:
-            w.flush()
-    w.close(seal=True)
-    return sid
-
-
-class Collector:
-    def __init__(self, tmp: Path, env: dict[str, str]) -> None:
-        self.port, self.env, self.db = _free_port(), env, f"sqlite:///{tmp / 'server.db'}"
-        self.blobs = tmp / "blobs"
-        self.proc: subprocess.Popen[str] | None = None
-
-    def start(self) -> Collector:
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "deskscribe", "serve", "--db", self.db, "--blobs", str(self.blobs),
-             "--port", str(self.port)], env=self.env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                if httpx.get(f"{self.url}/healthz", timeout=1).status_code == 200:
-                    return self
-            except httpx.HTTPError:
-                pass
-            assert time.monotonic() < deadline and self.proc.poll() is None, "collector did not start"
-            time.sleep(0.1)
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    def kill(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGKILL)
-            self.proc.wait()
+from deskscribe.keystore import FileKeyBackend
+from tests.support import Collector, cli, events_in, rounded, sealed_session
 
 
 def test_enrol_and_upload_survive_a_collector_killed_mid_upload(tmp_path: Path, env: dict[str, str]) -> None:

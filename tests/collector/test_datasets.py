@@ -14,11 +14,11 @@ import pyarrow.parquet as pq
 
 from deskscribe.client import CollectorClient
 from deskscribe.datadir import DataDir
+from deskscribe.envelope import wrap_key
 from deskscribe.events import Event, Monitor, SessionMeta
-from deskscribe.keys import FileKeyBackend, wrap_key
+from deskscribe.keystore import FileKeyBackend
 from deskscribe.upload import Uploader
-from tests.collector.conftest import Served
-from tests.collector.test_api import enrol
+from tests.support import Served, enrol
 
 MS = 1_000_000
 

@@ -14,8 +14,7 @@ from pathlib import Path
 
 from sqlalchemy import create_engine, text
 
-from tests.collector.conftest import _free_port, events_in, rounded
-from tests.collector.test_cli_upload import Collector, cli, sealed_session
+from tests.support import Collector, cli, events_in, free_port, rounded, sealed_session
 
 
 class CuttableLink:
@@ -23,7 +22,7 @@ class CuttableLink:
     are reset and new ones refused until it is restored, as when a laptop leaves the Wi-Fi."""
 
     def __init__(self, target_port: int) -> None:
-        self.port, self.target = _free_port(), target_port
+        self.port, self.target = free_port(), target_port
         self.up = threading.Event()
         self.up.set()
         self.bytes = 0

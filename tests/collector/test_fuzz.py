@@ -16,9 +16,8 @@ from deskscribe.collector.app import create_app
 from deskscribe.collector.policies import Policies
 from deskscribe.collector.schema import metadata
 from deskscribe.collector.store import CollectorStore, connect
-from deskscribe.keys import new_collector_key
-from tests.collector.conftest import Served
-from tests.collector.test_api import enrol
+from deskscribe.envelope import new_collector_key
+from tests.support import Served, enrol
 
 
 def _spec() -> dict[str, Any]:

@@ -7,9 +7,8 @@ import hashlib
 from deskscribe.collector.retention import DAY_NS, sweep
 from deskscribe.collector.schema import datasets
 from deskscribe.collector.store import CollectorStore
-from deskscribe.keys import new_collector_key
-from tests.collector.conftest import Served
-from tests.collector.test_api import enrol
+from deskscribe.envelope import new_collector_key
+from tests.support import Served, enrol
 
 POLICY = '''version = "2026-11"
 designated_apps = ["XTerm", "Gedit"]

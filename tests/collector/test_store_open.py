@@ -10,8 +10,8 @@ from sqlalchemy.exc import OperationalError
 
 from deskscribe.collector.roles import ROLES, Device, check_role, require
 from deskscribe.collector.store import CollectorStore, connect
+from deskscribe.envelope import new_collector_key
 from deskscribe.errors import Forbidden, Invalid
-from deskscribe.keys import new_collector_key
 
 
 def test_a_store_is_built_without_a_database_and_opened_explicitly(tmp_path: Path) -> None:

@@ -6,9 +6,7 @@ import re
 from pathlib import Path
 
 from deskscribe.collector.store import CollectorStore
-from tests.collector.conftest import Served
-from tests.collector.test_api import enrol
-from tests.collector.test_cli_upload import cli
+from tests.support import Served, cli, enrol
 
 CODE = re.compile(r"[A-HJ-NP-Z2-9]{4}(-[A-HJ-NP-Z2-9]{4}){4}")
 

@@ -19,7 +19,7 @@ from PIL import Image
 
 from deskscribe.vdisplay import VirtualDisplay
 from tests.e2e.conftest import RecorderProcess, deskscribe
-from tests.e2e.test_record import geometry
+from tests.support import geometry
 
 CARD = "4556 7375 8689 9855"
 EMAIL = "canary.person@example.com"

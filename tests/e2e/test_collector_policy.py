@@ -13,8 +13,8 @@ import time
 from pathlib import Path
 
 from deskscribe.vdisplay import VirtualDisplay
-from tests.collector.test_cli_upload import Collector
 from tests.e2e.conftest import deskscribe
+from tests.support import Collector
 
 POLICY = 'version = "{v}"\ndesignated_apps = [{apps}]\nframes = false\n'
 

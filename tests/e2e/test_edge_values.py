@@ -26,7 +26,7 @@ from Xlib import display as xdisplay
 
 from deskscribe.vdisplay import VirtualDisplay
 from tests.e2e.conftest import RecorderProcess, deskscribe
-from tests.e2e.test_record import geometry
+from tests.support import geometry
 
 POLICY = """
 version = "edge-values-1"

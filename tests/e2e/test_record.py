@@ -21,6 +21,7 @@ from Xlib import X, display
 from Xlib.ext import xtest
 
 from deskscribe.vdisplay import VirtualDisplay
+from tests.support import geometry
 
 from .conftest import RecorderProcess, deskscribe
 
@@ -44,15 +45,6 @@ def zenity(vd: VirtualDisplay, xterm: str) -> Iterator[str]:
     vd.xdotool("windowmove", "--sync", win, "700", "100")
     yield win
     proc.terminate()
-
-
-def geometry(vd: VirtualDisplay, win: str) -> tuple[int, int, int, int]:
-    """Absolute client geometry per xwininfo (xdotool's getwindowgeometry adds the frame twice)."""
-    out = subprocess.run(["xwininfo", "-id", win], env=vd.env, capture_output=True, text=True,
-                         check=True).stdout
-    field = {k.strip(): v.strip() for k, _, v in (line.partition(":") for line in out.splitlines())}
-    return (int(field["Absolute upper-left X"]), int(field["Absolute upper-left Y"]),
-            int(field["Width"]), int(field["Height"]))
 
 
 def kinds(events: list[dict[str, object]], *wanted: str) -> list[dict[str, object]]:

@@ -16,7 +16,7 @@ import pytest
 
 from deskscribe.datadir import DataDir
 from deskscribe.events import Event, Monitor, SessionMeta
-from deskscribe.keys import FileKeyBackend
+from deskscribe.keystore import FileKeyBackend
 from deskscribe.vdisplay import VirtualDisplay
 
 from .conftest import RecorderProcess, deskscribe

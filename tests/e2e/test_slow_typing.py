@@ -12,7 +12,7 @@ from PIL import Image
 from deskscribe.vdisplay import VirtualDisplay
 from tests.e2e.canary import crop, ocr_inputs, tesseract, trim
 from tests.e2e.conftest import RecorderProcess, deskscribe
-from tests.e2e.test_record import geometry
+from tests.support import geometry
 
 VALUE = "slow.canary@slowmail.example.com"
 POLICY = """

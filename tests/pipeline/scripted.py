@@ -67,6 +67,7 @@ class ScriptedLeaf:
     on_input: Callable[[list[RawInput]], None] | None = None
     on_focus: Callable[[int, WindowInfo | None], None] | None = None
     now_ns: int = 1_000_000_000
+    relayouts: int = 0
 
     @property
     def layout(self) -> Layout:
@@ -79,6 +80,9 @@ class ScriptedLeaf:
 
     def stop(self) -> None:
         pass
+
+    def relayout(self) -> None:
+        self.relayouts += 1
 
     def monitors(self) -> list[tuple[int, int, int, int, float]]:
         return [(0, 0, WIDTH, HEIGHT, 1.0)]

@@ -14,7 +14,8 @@ import pytest
 from deskscribe import events as ev
 from deskscribe.capture.base import KEY_PRESS, KEY_RELEASE, WindowInfo
 from deskscribe.capture.hotkey import Hotkey
-from deskscribe.pipeline.context import NoContext
+from deskscribe.context import NoContext, VisibleText
+from deskscribe.geometry import Rect
 from deskscribe.pipeline.recorder import Recorder
 from deskscribe.policy import parse_policy
 from deskscribe.redact.stage import NoFrames
@@ -242,3 +243,73 @@ def test_tab_ends_the_field_so_the_next_burst_is_scanned_alone(d: Desk) -> None:
     w = d.stop()
     assert not any(e.kind == ev.TEXT for e in w.events)  # neither field holds the word alone
     assert w.typed() == "hunt<tab>er2<enter>"
+
+
+SITES = parse_policy({"version": "t2", "designated_apps": ["XTerm"], "screenshot_interval_s": 3600,
+                      "designated_sites": ["http://127.0.0.1:8001/*"]})
+BROWSER = WindowInfo(app="Chromium", title="Admin - Chromium", pid=303, geometry=(0, 0, 100, 100), window=3)
+
+
+class Vouches(NoContext):
+    """A browser source whose answer the test sets."""
+
+    def __init__(self) -> None:
+        self.url: str | None = None
+        self.describes = True
+
+    def designated_page(self, window: WindowInfo) -> str | None:
+        return self.url if window.app == "Chromium" else None
+
+    def covers(self, window: WindowInfo) -> bool:
+        return window.app == "Chromium"
+
+    def visible_text(self, window: WindowInfo) -> VisibleText | None:
+        return VisibleText(region=Rect(0, 20, 100, 80), opaque=()) if self.describes else None
+
+
+def browser_desk(source: Vouches) -> Desk:
+    leaf, writer = ScriptedLeaf(), MemoryWriter()
+    recorder = Recorder(leaf=leaf, writer=writer, policy=SITES, scanner=WordScanner(),  # type: ignore[arg-type]
+                        redactor=NoFrames(), contexts=(source,), mono_ns=lambda: leaf.now_ns)  # type: ignore[arg-type]
+    recorder.start()
+    return Desk(leaf, writer, recorder)
+
+
+def test_a_browser_is_recorded_only_while_a_source_vouches_for_a_designated_page() -> None:
+    source = Vouches()
+    made = browser_desk(source)
+    made.leaf.focus(BROWSER)
+    made.leaf.type("mail")  # no page vouched for: the browser is like any other app
+    made.settle()
+    source.url = "http://127.0.0.1:8001/admin/"
+    made.recorder.context_changed()
+    made.leaf.advance(20)
+    made.leaf.type("ok")
+    made.settle()
+    source.url = None  # a tab switch to another site
+    made.recorder.context_changed()
+    made.leaf.advance(20)
+    made.leaf.type("bank")
+    w = made.stop()
+    assert w.typed() == "ok"
+    focus = [e.data for e in w.events if e.kind == ev.FOCUS]
+    assert [(f["app"], f["url"]) for f in focus] == [("Chromium", "http://127.0.0.1:8001/admin/")]
+    assert w.markers().count("excluded") == 2
+    finals = [e for e in w.events if e.kind == ev.FRAME and e.data["reason"] == "final"]
+    assert finals == []  # leaving because the page changed: the screen may already show the other site
+
+
+def test_a_frame_a_covering_source_cannot_describe_is_not_kept() -> None:
+    source = Vouches()
+    source.url = "http://127.0.0.1:8001/admin/"
+    made = browser_desk(source)
+    made.leaf.focus(BROWSER)
+    made.leaf.click(10, 50)
+    made.settle()
+    source.describes = False
+    made.leaf.advance(2000)
+    made.leaf.click(10, 50)
+    w = made.stop()
+    assert len([e for e in w.events if e.kind == ev.MOUSE_DOWN]) == 2
+    assert len([e for e in w.events if e.kind == ev.FRAME]) == 1
+    assert made.recorder.stats.frames_unanswered >= 1

@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 from deskscribe.capture.base import RawInput
-from deskscribe.pipeline.context import Contexts, NoContext
+from deskscribe.context import NoContext
+from deskscribe.pipeline.contexts import Contexts
 from deskscribe.pipeline.frame_schedule import KEY_FRAME_GAP_NS, TYPING_GAP_NS, FrameScheduler, KeyFrame
 from deskscribe.pipeline.gate import Gate
 from deskscribe.pipeline.inbox import Inbox, InputBatch, Marker
@@ -33,7 +34,7 @@ def test_keys_up_to_the_last_enter_take_the_answer_of_the_batch_before() -> None
 
 
 def test_the_gate_is_default_deny_and_excluded_spans_are_measured() -> None:
-    gate = Gate(policy=POLICY)
+    gate = Gate(policy=POLICY, contexts=Contexts())
     assert not gate.capturing and not gate.designated(CHAT) and not gate.designated(None)
     assert gate.designated(TERMINAL)
     gate.close(1_000_000_000)
@@ -47,7 +48,7 @@ def test_the_gate_is_default_deny_and_excluded_spans_are_measured() -> None:
 
 
 def test_a_secure_title_makes_the_window_a_password_prompt() -> None:
-    gate = Gate(policy=POLICY)
+    gate = Gate(policy=POLICY, contexts=Contexts())
     gate.note_window(TERMINAL.__class__(app="XTerm", title="[sudo] password for me", pid=1, geometry=(0, 0, 1, 1)))
     assert gate.secure_window
     gate.note_window(None)

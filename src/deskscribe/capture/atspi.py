@@ -14,14 +14,14 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from deskscribe.capture.base import WindowInfo
+from deskscribe.context import NoContext
 from deskscribe.errors import AccessibilityUnavailable
 
 ROLE_PASSWORD_TEXT = 40
 _FOCUS_EVENT = "object:state-changed:focused"
 
 
-class PasswordFocus:
+class PasswordFocus(NoContext):
     """``since(t)``: a password field has had focus at some moment after monotonic ``t``."""
 
     def __init__(self, *, session_bus: str, mono_ns: Callable[[], int] = time.monotonic_ns) -> None:
@@ -59,14 +59,8 @@ class PasswordFocus:
     def since(self, mono_ns: int) -> bool:
         return self._focused is not None or self._left_ns >= mono_ns
 
-    # As a context source of the pipeline: only the password-focus question is answered here.
-    secret_since = since
-
-    def secret_now(self, window: WindowInfo) -> bool:
-        return False
-
-    def prompt_possible(self, window: WindowInfo) -> bool:
-        return False
+    def secret_since(self, mono_ns: int) -> bool:
+        return self.since(mono_ns)
 
     def stop(self) -> None:
         self._stop.set()

@@ -24,6 +24,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from deskscribe.capture.base import WindowInfo
+from deskscribe.context import NoContext
 
 # Unix98 pty slaves (/dev/pts/N) use major numbers 136-143 (Linux devices.txt).
 _PTS_MAJORS = range(136, 144)
@@ -91,7 +92,7 @@ def reads_secret(path: str) -> bool:
     return not lflag & termios.ECHO and bool(lflag & termios.ICANON)
 
 
-class EchoProbe:
+class EchoProbe(NoContext):
     """``secret_input(pid)``: some pty of window process ``pid`` is reading a secret now.
 
     A context source for the pipeline: asked from the input thread for key presses only, so a
@@ -117,14 +118,8 @@ class EchoProbe:
     def secret_now(self, window: WindowInfo) -> bool:
         return self.secret_input(window.pid)
 
-    def secret_since(self, mono_ns: int) -> bool:
-        return False  # a pty's echo state has no history: it is asked as the keys arrive
-
     def prompt_possible(self, window: WindowInfo) -> bool:
         return self.program_in_front(window.pid)
-
-    def stop(self) -> None:
-        pass
 
     def _ptys_of(self, pid: int) -> list[tuple[str, str]]:
         now = self._mono_ns()

@@ -16,6 +16,7 @@ from typer.core import TyperOption
 
 from deskscribe import __version__
 from deskscribe.cli import (
+    browser,
     collector,
     collector_policy,
     consent,
@@ -79,6 +80,7 @@ app.command(rich_help_panel="Recording")(record.resume)
 app.add_typer(record.task_app, name="task", rich_help_panel="Recording")
 app.add_typer(sessions.sessions_app, name="sessions", rich_help_panel="Sessions and datasets")
 app.add_typer(consent.consent_app, name="consent", rich_help_panel="Recording")
+app.add_typer(browser.browser_app, name="browser", rich_help_panel="Recording")
 app.command(rich_help_panel="Sessions and datasets")(dataset.build)
 app.command(rich_help_panel="Sessions and datasets")(dataset.replay)
 app.add_typer(dataset.datasets_app, name="datasets", rich_help_panel="Collector")
@@ -96,7 +98,8 @@ def doctor(data_dir: DataDirOpt = None,
                     wayland=bool(os.environ.get("WAYLAND_DISPLAY")), data_dir=cfg.data_dir,
                     min_free_bytes=cfg.min_free_bytes, key_store=cfg.key_store,
                     collector=check_collector(cred["url"] if cred else None,
-                                              lambda: collector_policy.fetch(cfg.data_dir)))
+                                              lambda: collector_policy.fetch(cfg.data_dir)),
+                    browser=browser.doctor_checks(cfg.data_dir))
     raise typer.Exit(0 if ok else 1)
 
 

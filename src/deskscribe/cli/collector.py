@@ -54,7 +54,7 @@ def open_store(db: str | None, blobs: Path | None, key_file: Path | None,
 
     from deskscribe.cli.config import load_config
     from deskscribe.collector.store import CollectorStore, connect
-    from deskscribe.keys import load_or_create_private
+    from deskscribe.envelope import load_or_create_private
 
     root = load_config(data_dir).data_dir / "collector"
     url = db or f"sqlite:///{root / 'collector.db'}"

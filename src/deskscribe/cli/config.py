@@ -14,7 +14,7 @@ import typer
 
 from deskscribe.datadir import DataDir
 from deskscribe.errors import UserError
-from deskscribe.keys import FileKeyBackend, KeyBackend, KeyringBackend, os_keyring_available
+from deskscribe.keystore import FileKeyBackend, KeyBackend, KeyringBackend, os_keyring_available
 from deskscribe.notice import LEDGER_NAME, Ledger
 from deskscribe.policy import unknown_key
 

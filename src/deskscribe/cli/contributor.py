@@ -15,9 +15,8 @@ from deskscribe.cli.plural import count
 if TYPE_CHECKING:
     from deskscribe.client import CollectorClient
     from deskscribe.datadir import DataDir, SessionInfo
-    from deskscribe.upload import Outbox
+    from deskscribe.outbox import Outbox
 
-OUTBOX = "outbox.json"
 PSEUDONYM = "contributor.json"  # DataDir.contributor_id keeps it there
 
 
@@ -45,13 +44,14 @@ def upload(sessions: Annotated[list[str] | None, typer.Argument(
     from deskscribe.cli.config import ledger, open_datadir
     from deskscribe.cli.enrolment import open_client
     from deskscribe.errors import UserError
-    from deskscribe.upload import Outbox, Uploader
+    from deskscribe.outbox import Outbox
+    from deskscribe.upload import Uploader
 
     cfg, dd = open_datadir(data_dir)
     if ledger(cfg.data_dir).state().withdrawn:
         raise UserError("you withdrew consent, so nothing is uploaded; `deskscribe consent accept`"
                         " takes part again")
-    box = Outbox(path=cfg.data_dir / OUTBOX)
+    box = Outbox(root=cfg.data_dir)
     infos = {i.session_id: i for i in dd.sessions()}
     _auto_approve(box, infos, cfg.data_dir)
     approved = box.approved()
@@ -75,9 +75,8 @@ def upload(sessions: Annotated[list[str] | None, typer.Argument(
             if sid in done:
                 typer.echo(f"session {sid} is already on the collector")
                 continue
-            sent = up.upload(sid, dd.upload_copy(sid))
+            sent = up.upload(sid, box.upload_copy(sid, write=dd.write_upload_copy))
             box.mark_uploaded(sid)
-            dd.drop_upload_copy(sid)
             typer.echo(f"uploaded session {sid} ({count(sent, 'new chunk')})")
 
 
@@ -105,7 +104,7 @@ def _deposit_key(client: CollectorClient, dd: DataDir, root: Path) -> None:
     import base64
 
     from deskscribe.cli.enrolment import credential, save_credential
-    from deskscribe.keys import wrap_key
+    from deskscribe.envelope import wrap_key
 
     cred = credential(root)
     if cred is None or cred.get("key_deposited"):
@@ -161,15 +160,14 @@ def _decode(path: Path, session_id: str, key: bytes, dest: Path) -> None:
     import tempfile
 
     from deskscribe.datadir import DataDir
-    from deskscribe.dataset.frames import FrameSource
-    from deskscribe.keys import MemoryKeyBackend
+    from deskscribe.frame_codec import FrameSource
+    from deskscribe.keystore import MemoryKeyBackend
 
     with tempfile.TemporaryDirectory() as tmp:
         dd = DataDir(root=Path(tmp), key_backend=MemoryKeyBackend(key=key))
         dd.sessions_dir.mkdir()
         shutil.copyfile(path, dd.path_of(session_id))
-        reader = dd.open(session_id)
-        try:
+        with dd.open(session_id) as reader:
             (dest / "frames").mkdir(parents=True)
             (dest / "meta.json").write_text(json.dumps(reader.meta.to_json(), indent=2))
             with open(dest / "events.jsonl", "w") as fh:
@@ -178,21 +176,17 @@ def _decode(path: Path, session_id: str, key: bytes, dest: Path) -> None:
             frames = FrameSource(reader=reader)
             for frame_id in reader.frame_ids():
                 frames.image(frame_id).save(dest / "frames" / f"frame-{frame_id:06d}.png")
-        finally:
-            reader.close()
 
 
 @me_app.command("delete")
 def me_delete(yes: Annotated[bool, typer.Option("--yes", help="Do not ask.")] = False,
               data_dir: DataDirOpt = None) -> None:
     """Erase yourself: the collector's copies, then your sessions and your key on this device."""
-    import shutil
-
     from deskscribe.cli.config import key_backend, open_datadir
     from deskscribe.cli.enrolment import CREDENTIAL, open_client
     from deskscribe.control import request, socket_path
     from deskscribe.errors import ControlError, UserError
-    from deskscribe.upload import Outbox
+    from deskscribe.outbox import Outbox
 
     cfg, dd = open_datadir(data_dir)
     try:
@@ -213,8 +207,7 @@ def me_delete(yes: Annotated[bool, typer.Option("--yes", help="Do not ask.")] = 
     (cfg.data_dir / CREDENTIAL).unlink(missing_ok=True)
     # What still names you or your sessions: the outbox (ids, approvals, upload copies) and the
     # pseudonym itself; recording again starts under a new one.
-    Outbox(path=cfg.data_dir / OUTBOX).remove()
-    shutil.rmtree(cfg.data_dir / "outbox", ignore_errors=True)
+    Outbox(root=cfg.data_dir).remove()
     (cfg.data_dir / PSEUDONYM).unlink(missing_ok=True)
     typer.echo("your sessions, your data key and your pseudonym on this device are deleted")
 

@@ -31,12 +31,13 @@ from deskscribe.policy_watch import PolicyWatch
 from deskscribe.run_loop import control_handler, run_until_stopped
 
 if TYPE_CHECKING:
+    from deskscribe.browser.source import BrowserSource
     from deskscribe.capture.atspi import PasswordFocus
     from deskscribe.capture.hotkey import Hotkey
     from deskscribe.capture.terminal import EchoProbe
+    from deskscribe.context import ContextSource
     from deskscribe.datadir import DataDir
     from deskscribe.indicator import TrayIndicator
-    from deskscribe.pipeline.context import ContextSource
     from deskscribe.pipeline.recorder import Recorder
     from deskscribe.redact.stage import Redactor
     from deskscribe.redact.text import TextScanner
@@ -70,7 +71,10 @@ def _record_session(pol: Policy, policy: Path | None, cfg: Config, dd: DataDir, 
     from deskscribe.capture import open_leaf
     from deskscribe.pipeline.recorder import Recorder
 
-    leaf = open_leaf(display_name=_display_name(display), policy=pol)  # captures nothing yet
+    scanner, redactor = _redaction(pol)  # loaded before capture, so no event waits for it
+    browser = _browser_source(pol, scanner)
+    leaf = open_leaf(display_name=_display_name(display), policy=pol,  # captures nothing yet
+                     page_area=browser.page_area if browser else lambda info: None)
     version = notice_version(pol)
     if ledger(cfg.data_dir).state().accepted_version != version:
         where = f" --policy {policy}" if policy else ""
@@ -87,14 +91,20 @@ def _record_session(pol: Policy, policy: Path | None, cfg: Config, dd: DataDir, 
         extra={"double_click_source": pointer.source, "timing_precision_ms": pol.timing_precision_ms})
     handlers: list[Recorder] = []  # the control socket exists before the session does
     control = ControlServer(path=socket_path(dd.root),
-                            handle=control_handler(lambda: handlers[0], meta.session_id))
-    scanner, redactor = _redaction(pol)  # loaded before capture, so no event waits for it
+                            handle=control_handler(lambda: handlers[0], meta.session_id, browser=browser),
+                            streams={"browser": browser.attach} if browser else {})
     dd.enforce_budget(cfg.storage_budget_bytes)
     writer = dd.create(meta)
-    contexts = _context_sources()
+    contexts = _context_sources() + ([browser] if browser else [])
     recorder = Recorder(leaf=leaf, writer=writer, policy=pol, scanner=scanner, redactor=redactor,
                         hotkey=_hotkey(cfg.pause_hotkey), contexts=contexts)
     handlers.append(recorder)
+    if browser is not None:
+        def page_changed() -> None:
+            leaf.relayout()
+            recorder.context_changed()
+
+        browser.on_change = page_changed
     recorder.set_frames_paused(dd.free_bytes() < cfg.min_free_bytes)  # decided before any frame
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -148,9 +158,22 @@ def _tray(display: str | None, recorder: Recorder, stop: threading.Event) -> Tra
     return tray
 
 
+def _browser_source(pol: Policy, scanner: TextScanner) -> BrowserSource | None:
+    """Designated websites need the browser extension to say which page is in front."""
+    if not pol.designated_sites:
+        return None
+    from deskscribe.browser.source import BrowserSource
+
+    return BrowserSource(policy=pol, scanner=scanner)
+
+
 def _context_sources() -> list[ContextSource]:
     """What can tell the pipeline about the inside of windows on this desktop."""
-    return [s for s in (_password_focus(), _echo_probe()) if s is not None]
+    sources: list[ContextSource] = []
+    for source in (_password_focus(), _echo_probe()):
+        if source is not None:
+            sources.append(source)
+    return sources
 
 
 def _password_focus() -> PasswordFocus | None:

@@ -20,10 +20,9 @@ review_app = typer.Typer(help="See what your sessions hold, delete what should n
 
 
 def _outbox(data_dir: Path | None) -> Any:
-    from deskscribe.cli.contributor import OUTBOX
-    from deskscribe.upload import Outbox
+    from deskscribe.outbox import Outbox
 
-    return Outbox(path=load_config(data_dir).data_dir / OUTBOX)
+    return Outbox(root=load_config(data_dir).data_dir)
 
 
 @review_app.callback()
@@ -43,11 +42,8 @@ def review(ctx: typer.Context, data_dir: DataDirOpt = None) -> None:
     for sid in usable(infos.values()):
         info = infos[sid]
         try:
-            reader = dd.open(sid)
-            try:
+            with dd.open(sid) as reader:
                 actions, apps = session_actions(reader)
-            finally:
-                reader.close()
         except UNREADABLE as exc:
             skipped(sid, unreadable(exc))
             continue
@@ -66,7 +62,8 @@ def review(ctx: typer.Context, data_dir: DataDirOpt = None) -> None:
 def show(session_id: str, data_dir: DataDirOpt = None) -> None:
     """Every action of one session, as a dataset would hold it."""
     _, dd = open_datadir(data_dir)
-    actions, apps = session_actions(dd.open(session_id))
+    with dd.open(session_id) as reader:
+        actions, apps = session_actions(reader)
     typer.echo(f"session {session_id}: {count(len(actions), 'action')} in {', '.join(apps) or 'no app'}")
     for i, a in enumerate(actions, start=1):
         typer.echo(f"{i:4d}  {a.t_ns / 1e9:8.1f}s  {describe(a)}")
@@ -108,14 +105,11 @@ def drop(session_id: str,
     if session_id in box.approved() and session_id not in box.pending():
         raise UserError(f"session {session_id} is already uploaded; `deskscribe me delete` erases"
                         " what the collector holds")
-    reader = dd.open(session_id)
-    try:
+    with dd.open(session_id) as reader:
         if not reader.sealed:
             raise UserError(f"session {session_id} is still recording or was cut off; stop it first")
         events = list(reader.iter_events())
         actions, _ = session_actions(reader, events)
-    finally:
-        reader.close()
     try:
         drop_events, drop_frames = step_contents(events, actions, steps)
     except ValueError as exc:

@@ -101,13 +101,12 @@ def sessions_dump(session_id: str, data_dir: DataDirOpt = None,
                   ) -> None:
     """Print a session's decrypted raw events as JSON lines."""
     _, dd = open_datadir(data_dir)
-    reader = dd.open(session_id)
     out = sys.stdout
-    if meta:
-        out.write(json.dumps({"kind": "session", **reader.meta.to_json()}) + "\n")
-    for event_id, event in reader.iter_events():
-        out.write(json.dumps(event.to_json(event_id), ensure_ascii=False) + "\n")
-    reader.close()
+    with dd.open(session_id) as reader:
+        if meta:
+            out.write(json.dumps({"kind": "session", **reader.meta.to_json()}) + "\n")
+        for event_id, event in reader.iter_events():
+            out.write(json.dumps(event.to_json(event_id), ensure_ascii=False) + "\n")
 
 
 @sessions_app.command("frames")
@@ -115,14 +114,13 @@ def sessions_frames(session_id: str,
                     out: Annotated[Path, typer.Option("--out", help="Directory for the PNG files.")],
                     data_dir: DataDirOpt = None) -> None:
     """Write every stored screenshot of a session as a full PNG (keyframe + crops applied)."""
-    from deskscribe.dataset.frames import FrameSource
+    from deskscribe.frame_codec import FrameSource
 
     _, dd = open_datadir(data_dir)
-    reader = dd.open(session_id)
-    out.mkdir(parents=True, exist_ok=True)
-    ids = reader.frame_ids()
-    frames = FrameSource(reader=reader)
-    for frame_id in ids:
-        frames.image(frame_id).save(out / f"frame-{frame_id:06d}.png")
-    reader.close()
+    with dd.open(session_id) as reader:
+        out.mkdir(parents=True, exist_ok=True)
+        ids = reader.frame_ids()
+        frames = FrameSource(reader=reader)
+        for frame_id in ids:
+            frames.image(frame_id).save(out / f"frame-{frame_id:06d}.png")
     typer.echo(f"wrote {count(len(ids), 'frame')} to {out}")

@@ -29,7 +29,8 @@ from deskscribe.datadir import DataDir
 from deskscribe.dataset.build import Release, build_dataset
 from deskscribe.dataset.export import FORMATS, open_exporter
 from deskscribe.errors import Conflict, DataKeyError, Invalid, NotFound, StoreError
-from deskscribe.keys import MemoryKeyBackend, Sealer
+from deskscribe.keystore import MemoryKeyBackend
+from deskscribe.sealer import Sealer
 from deskscribe.store import SessionReader
 
 

@@ -10,20 +10,24 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
+# Request text never holds NUL: PostgreSQL refuses it in text columns, SQLite would keep it.
+TEXT = r"^[^\x00]*$"
+
 # -- requests ---------------------------------------------------------------------------------
 
 
 class EnrolRequest(BaseModel):
-    code: str = Field(min_length=1, max_length=200)
+    code: str = Field(pattern=TEXT, min_length=1, max_length=200)
 
 
 class CodeRequest(BaseModel):
-    role: str = Field(default="contributor", max_length=16)
-    region: str | None = Field(default=None, max_length=32)
+    role: str = Field(pattern=TEXT, default="contributor", max_length=16)
+    region: str | None = Field(pattern=TEXT, default=None, max_length=32)
 
 
 class KeyDeposit(BaseModel):
-    wrapped: str = Field(min_length=1, max_length=200, description="base64 of the wrapped data key")
+    wrapped: str = Field(pattern=TEXT, min_length=1, max_length=200,
+                         description="base64 of the wrapped data key")
 
 
 class ConsentEntry(BaseModel):
@@ -31,7 +35,7 @@ class ConsentEntry(BaseModel):
 
     at_ns: int = Field(ge=0, le=2**62)
     action: Literal["accept", "withdraw"]
-    notice_version: str | None = Field(default=None, max_length=64)
+    notice_version: str | None = Field(pattern=TEXT, default=None, max_length=64)
 
 
 class ConsentReport(BaseModel):
@@ -39,16 +43,16 @@ class ConsentReport(BaseModel):
 
 
 class PolicyBody(BaseModel):
-    toml: str = Field(min_length=1, max_length=256 * 1024)
+    toml: str = Field(pattern=TEXT, min_length=1, max_length=256 * 1024)
 
 
 class RegionApproval(BaseModel):
-    dpia_ref: str | None = Field(default=None, max_length=200)
-    works_agreement_ref: str | None = Field(default=None, max_length=200)
+    dpia_ref: str | None = Field(pattern=TEXT, default=None, max_length=200)
+    works_agreement_ref: str | None = Field(pattern=TEXT, default=None, max_length=200)
 
 
 class BuildRequest(BaseModel):
-    format: str = Field(default="hf", max_length=16)
+    format: str = Field(pattern=TEXT, default="hf", max_length=16)
     precision_ms: int = Field(default=100, ge=1, le=3_600_000)
 
 

@@ -29,8 +29,8 @@ from deskscribe.collector.schema import (
     sessions,
     wrapped_keys,
 )
+from deskscribe.envelope import public_of, unwrap_key, wrap_key
 from deskscribe.errors import Conflict, DataKeyError, Forbidden, Invalid, NotFound, Unauthorised
-from deskscribe.keys import public_of, unwrap_key, wrap_key
 
 MAX_CHUNK = 8 * 1024 * 1024
 MIN_PEOPLE = 10  # the fewest people any figure or dataset across people may describe

@@ -11,10 +11,10 @@ from dataclasses import dataclass
 
 from deskscribe.dataset.episodes import Episode, EpisodeParams, build_episodes
 from deskscribe.dataset.export.base import BuildSummary, ExportEpisode, Exporter, ExportStep
-from deskscribe.dataset.frames import FrameSource
 from deskscribe.dataset.reduce import ReduceParams, reduce_events
 from deskscribe.errors import DataKeyError, StoreError
 from deskscribe.events import Event, SessionMeta
+from deskscribe.frame_codec import FrameSource
 from deskscribe.store import SessionReader
 
 
@@ -84,37 +84,42 @@ def build_dataset(*, open_session: Callable[[str], SessionReader], session_ids: 
     out, so one damaged file does not stop a build of the rest; without it, the error stands."""
     summary = BuildSummary(fmt=fmt, precision_ms=release.precision_ms,
                            reduce_version=ReduceParams().version)
-    for sid in session_ids:
-        try:
-            reader, events, stored = _read(open_session, sid)
-        except UNREADABLE as exc:
-            if on_skip is None:
-                raise
-            on_skip(sid, unreadable(exc))
+    with exporter:
+        for sid in session_ids:
+            try:
+                reader, events, stored = _read(open_session, sid)
+            except UNREADABLE as exc:
+                if on_skip is None:
+                    raise
+                on_skip(sid, unreadable(exc))
+                progress(sid)
+                continue
+            with reader:
+                _export_session(reader, sid, events, stored, release=release, exporter=exporter,
+                                summary=summary)
             progress(sid)
-            continue
-        try:
-            meta = reader.meta
-            episodes = session_episodes(meta, events, release.precision_ms, stored)
-            contributor = release.pseudonym("contributor", meta.contributor_id)
-            frames = FrameSource(reader=reader)
-            w, h = screen_size(meta)
-            for ep in episodes:
-                out = ExportEpisode(
-                    episode_id=release.pseudonym("episode", f"{sid}/{ep.index}"), contributor=contributor,
-                    split=release.split(contributor), instruction=ep.instruction, status=ep.status,
-                    screen=(w, h), steps=[ExportStep(
-                        step=i, t_ms=s.t_ms, app=s.focus.get("app"), title=s.focus.get("title"),
-                        url=s.focus.get("url"), action=s.action.normalised(w, h),
-                        window=s.focus.get("geometry"),
-                        image=None if s.frame_id is None else frames.png(s.frame_id))
-                        for i, s in enumerate(ep.steps)])
-                exporter.add(out)
-                summary.add(out)
-            summary.policy_versions.add(meta.policy_version)
-            summary.recorder_versions.add(meta.recorder_version)
-        finally:
-            reader.close()
-        progress(sid)
-    exporter.close(summary)
+        exporter.close(summary)
     return summary
+
+
+def _export_session(reader: SessionReader, sid: str, events: list[tuple[int, Event]], stored: set[int], *,
+                    release: Release, exporter: Exporter, summary: BuildSummary) -> None:
+    meta = reader.meta
+    episodes = session_episodes(meta, events, release.precision_ms, stored)
+    contributor = release.pseudonym("contributor", meta.contributor_id)
+    frames = FrameSource(reader=reader)
+    w, h = screen_size(meta)
+    for ep in episodes:
+        out = ExportEpisode(
+            episode_id=release.pseudonym("episode", f"{sid}/{ep.index}"), contributor=contributor,
+            split=release.split(contributor), instruction=ep.instruction, status=ep.status,
+            screen=(w, h), steps=[ExportStep(
+                step=i, t_ms=s.t_ms, app=s.focus.get("app"), title=s.focus.get("title"),
+                url=s.focus.get("url"), action=s.action.normalised(w, h),
+                window=s.focus.get("geometry"),
+                image=None if s.frame_id is None else frames.png(s.frame_id))
+                for i, s in enumerate(ep.steps)])
+        exporter.add(out)
+        summary.add(out)
+    summary.policy_versions.add(meta.policy_version)
+    summary.recorder_versions.add(meta.recorder_version)

@@ -9,7 +9,7 @@ when the screen showed a password prompt it answers (the frame stage reads that 
 from __future__ import annotations
 
 from deskscribe import events as ev
-from deskscribe.pipeline.context import Contexts
+from deskscribe.pipeline.contexts import Contexts
 from deskscribe.pipeline.gate import Gate
 from deskscribe.policy import Policy
 from deskscribe.redact.keystrokes import Scanner, TypingGuard

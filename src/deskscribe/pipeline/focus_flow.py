@@ -49,7 +49,10 @@ class FocusFlow:
         self._s.emit(t_ns, ev.MARKER, {"marker": "resume"})
         self.focus(t_ns, self._s.gate.window)  # the window in front now decides, as at start
 
-    def focus(self, t_ns: int, info: WindowInfo | None, *, keep_current: bool = False) -> None:
+    def focus(self, t_ns: int, info: WindowInfo | None, *, keep_current: bool = False,
+              final_frame: bool = True) -> None:
+        """``final_frame``: the screen still shows the designated window as it was left. Not so
+        when a context source withdrew its vouching: the page in front may already be another."""
         before = self._s.gate.window
         if not keep_current:
             self._s.gate.window = info
@@ -74,7 +77,7 @@ class FocusFlow:
             self._s.gate.open_for(info)
             self._s.emit(t_ns, ev.FOCUS, self._focus_data(info))
         elif self._s.gate.open or not self._s.gate.excluding:
-            if self._s.gate.open:  # the designated screen as it was left
+            if self._s.gate.open and final_frame:  # the designated screen as it was left
                 self._s.frames.take(t_ns, "final", None, only_if_changed=True)
             self._s.gate.close(t_ns)
             self._s.input_map.reset()
@@ -90,8 +93,9 @@ class FocusFlow:
         self._s.emit(t_ns, ev.FOCUS, self._focus_data(info))
 
     def _focus_data(self, info: WindowInfo) -> dict[str, Any]:
+        url = self._s.contexts.designated_page(info) or info.url
         return {"app": info.app, "title": self._s.titles.clean(info.title), "pid": info.pid,
-                "geometry": list(info.geometry), "url": self._s.titles.clean(info.url)}
+                "geometry": list(info.geometry), "url": self._s.titles.clean(url)}
 
     def cover(self, t: int, covered: bool) -> None:
         """A lock screen or full-screen prompt over every designated window: its focus is

@@ -8,16 +8,19 @@ from collections.abc import Callable
 from deskscribe import events as ev
 from deskscribe.capture.base import Leaf, Rect
 from deskscribe.geometry import union
+from deskscribe.pipeline.contexts import Contexts
 from deskscribe.pipeline.frame_schedule import FrameScheduler
 from deskscribe.pipeline.gate import Gate
+from deskscribe.pipeline.page_boxes import apply_texts
 from deskscribe.redact.stage import FrameStage
 from deskscribe.store import SessionWriter
 
 
 class Framer:
     def __init__(self, *, leaf: Leaf, writer: SessionWriter, stage: FrameStage, gate: Gate,
-                 schedule: FrameScheduler, enabled: bool,
+                 schedule: FrameScheduler, contexts: Contexts, enabled: bool,
                  emit: Callable[[ev.Event], None]) -> None:
+        self._contexts = contexts
         self._leaf = leaf
         self._writer = writer
         self._stage = stage
@@ -27,6 +30,7 @@ class Framer:
         self._emit = emit
         self.paused = False  # low disk: events go on, screenshots wait
         self.taken = 0
+        self.unanswered = 0  # frames dropped because a context source could not describe them
 
     def take(self, t: int, reason: str, before_ms: int | None, *, only_if_changed: bool = False,
              prompt_window: Rect | None = None) -> int | None:
@@ -40,9 +44,16 @@ class Framer:
         pixels, version = self._leaf.screen.snapshot(before_ms)
         if not self._schedule.changed(version) and only_if_changed:
             return None
-        frame_id = self._writer.reserve_frame_id()
+        answered, texts = self._contexts.frame_text(self._gate.window)
+        if not answered:  # the page did not describe itself in time: no frame rather than a guess
+            self.unanswered += 1
+            return None
         kept = layout.visible_kept
-        self._stage.submit(frame_id, t, pixels, kept, prompt_window)  # stored only once redacted
+        read = kept
+        if texts:
+            pixels, read = apply_texts(pixels, kept, texts)
+        frame_id = self._writer.reserve_frame_id()
+        self._stage.submit(frame_id, t, pixels, read, prompt_window)  # stored only once redacted
         self.taken += 1
         box = union(kept)  # where designated pixels can be: the rest of the frame is black
         self._emit(ev.Event(t_ns=t, kind=ev.FRAME, data={

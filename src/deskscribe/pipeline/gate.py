@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from deskscribe.capture.base import WindowInfo
+from deskscribe.pipeline.contexts import Contexts
 from deskscribe.policy import Policy
 
 
@@ -23,8 +24,9 @@ class Exclusion:
 
 
 class Gate:
-    def __init__(self, *, policy: Policy) -> None:
+    def __init__(self, *, policy: Policy, contexts: Contexts) -> None:
         self._policy = policy
+        self._contexts = contexts
         self.open = False
         self.paused = False
         self.withdrawn = False
@@ -39,7 +41,13 @@ class Gate:
         return self.open and not self.withdrawn
 
     def designated(self, info: WindowInfo | None) -> bool:
-        return info is not None and self._policy.is_designated(info.app, info.title)
+        """By the policy's apps, or, for a browser, by the page a context source vouches for."""
+        if info is None:
+            return False
+        if self._policy.is_designated(info.app, info.title):
+            return True
+        return (self._policy.is_browser(info.app) and not self._policy.title_excluded(info.title)
+                and self._contexts.designated_page(info) is not None)
 
     def ignores_focus(self) -> bool:
         """While paused not even which window is in front is stored; after withdrawal nothing."""

@@ -41,6 +41,12 @@ class FocusChange:
 
 
 @dataclass(frozen=True, slots=True)
+class ContextChange:
+    """A context source changed its answer about the window in front (a browser tab switched
+    or navigated): the gate decides again without a focus change."""
+
+
+@dataclass(frozen=True, slots=True)
 class Marker:
     """A marker from outside capture (task boundaries, withdrawal), stored in input order."""
 
@@ -63,7 +69,7 @@ class FramesPaused:
     paused: bool
 
 
-Item = InputBatch | FocusChange | Marker | Pause | Resume | FramesPaused
+Item = InputBatch | FocusChange | ContextChange | Marker | Pause | Resume | FramesPaused
 
 
 class Inbox:

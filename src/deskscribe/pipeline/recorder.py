@@ -20,14 +20,16 @@ from typing import Any
 from deskscribe import events as ev
 from deskscribe.capture.base import KEY_PRESS, Leaf, RawInput, WindowInfo
 from deskscribe.capture.hotkey import Hotkey
+from deskscribe.context import ContextSource
 from deskscribe.pipeline.bursts import TypingStage
-from deskscribe.pipeline.context import Contexts, ContextSource
+from deskscribe.pipeline.contexts import Contexts
 from deskscribe.pipeline.focus_flow import FocusFlow
 from deskscribe.pipeline.frame_schedule import FrameScheduler
 from deskscribe.pipeline.framer import Framer
 from deskscribe.pipeline.gate import Gate
 from deskscribe.pipeline.hotkey_filter import HotkeyFilter
 from deskscribe.pipeline.inbox import (
+    ContextChange,
     FocusChange,
     FramesPaused,
     Inbox,
@@ -62,6 +64,7 @@ class Stats:
     paused: bool = False
     bursts_redacted: int = 0
     frames_dropped: int = 0
+    frames_unanswered: int = 0  # a page did not describe itself in time, so no frame was kept
 
 
 class Recorder:
@@ -114,7 +117,7 @@ class Recorder:
         return Stats(inputs_excluded=s.counts.inputs_excluded, inputs_paused=s.counts.inputs_paused,
                      dropped=self._inbox.dropped, frames=s.frames.taken, recording_app=s.gate.app,
                      frames_paused=s.frames.paused, paused=s.gate.paused, bursts_redacted=s.typing.redacted,
-                     frames_dropped=self._stage.dropped)
+                     frames_dropped=self._stage.dropped, frames_unanswered=s.frames.unanswered)
 
     @property
     def failure(self) -> str | None:
@@ -129,6 +132,10 @@ class Recorder:
         self._s.gate.withdrawn = True
         self._withdrawn.set()
         self.add_marker("withdraw")
+
+    def context_changed(self) -> None:
+        """Called by a context source's thread when its answer about a window changed."""
+        self._inbox.offer(ContextChange())
 
     def add_marker(self, marker: str, **data: Any) -> None:
         self._inbox.offer(Marker(marker, data))
@@ -191,6 +198,8 @@ class Recorder:
                     self._input.input(raw, item.secret_of(i))
             case FocusChange(mono_ns=mono_ns, window=window):
                 self._focus.focus(self._rel(mono_ns), window)
+            case ContextChange():
+                self._focus.focus(self._now(), self._s.gate.window, final_frame=False)
             case Marker(name=name, data=data):
                 self._s.emit(self._now(), ev.MARKER, {"marker": name, **data})
             case Pause(seconds=seconds):
@@ -227,7 +236,7 @@ class Recorder:
 
 def _stages(*, leaf: Leaf, writer: SessionWriter, policy: Policy, scanner: Scanner, stage: FrameStage,
             contexts: Contexts, t0_ns: int) -> Stages:
-    gate = Gate(policy=policy)
+    gate = Gate(policy=policy, contexts=contexts)
     schedule = FrameScheduler(interval_ns=int(policy.screenshot_interval_s * 1e9))
     typing = TypingStage(scanner=scanner, policy=policy, stage=stage, writer=writer, contexts=contexts,
                          gate=gate, t0_ns=t0_ns)
@@ -235,6 +244,6 @@ def _stages(*, leaf: Leaf, writer: SessionWriter, policy: Policy, scanner: Scann
     return Stages(leaf=leaf, policy=policy, gate=gate, input_map=InputMapper(), schedule=schedule,
                   typing=typing, contexts=contexts, counts=Counts(),
                   frames=Framer(leaf=leaf, writer=writer, stage=stage, gate=gate, schedule=schedule,
-                                enabled=policy.frames, emit=typing.emit),
+                                contexts=contexts, enabled=policy.frames, emit=typing.emit),
                   titles=TitleCleaner(scanner=scanner, synthetic=policy.synthetic_values,
                                       on_redacted=stage.add_known))

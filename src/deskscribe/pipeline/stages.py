@@ -8,7 +8,7 @@ from typing import Any
 from deskscribe import events as ev
 from deskscribe.capture.base import Leaf
 from deskscribe.pipeline.bursts import TypingStage
-from deskscribe.pipeline.context import Contexts
+from deskscribe.pipeline.contexts import Contexts
 from deskscribe.pipeline.frame_schedule import FrameScheduler
 from deskscribe.pipeline.framer import Framer
 from deskscribe.pipeline.gate import Gate

@@ -20,8 +20,8 @@ from itertools import pairwise
 import numpy as np
 
 from deskscribe.capture.base import Rect
-from deskscribe.capture.screen import changed_rects, content_box
 from deskscribe.geometry import clip, inside, intersect, merge, overlaps, pad, union
+from deskscribe.pixel_diff import changed_rects, content_box
 from deskscribe.redact.confusions import card_shapes, undo_confusions
 from deskscribe.redact.keystrokes import Scanner
 from deskscribe.redact.known import KnownValues

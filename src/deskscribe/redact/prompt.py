@@ -17,10 +17,14 @@ _PROMPT = re.compile(
     r"(?<![@.-])(?:password|passphrase|passcode|pin|token|secret|otp|passwort|mot de passe)(?![\w-])"
     r".{0,80}[:：;?]\s*[^\s$#%>]{0,3}\s*$",
     re.IGNORECASE)
+# sudo's own prompt has a fixed shape, so its colon may be misread as any one glyph (Tesseract
+# reads ``ana:`` before a block cursor as ``anat`` or ``anay`` in xterm's fixed font).
+_SUDO = re.compile(r"^\[sudo\]\s*password\s+for\s+[\w.-]+\S?\s*$", re.IGNORECASE)
 
 
 def is_secret_prompt(line: str) -> bool:
     """``[sudo] password for ana:``, ``Enter passphrase for key '~/.ssh/id_ed25519':``,
     ``Password for 'https://ana@git.example.com':``, ``PIN:`` — not ``pin the tab`` or
     ``Password changed.``"""
-    return bool(_PROMPT.search(line.strip()))
+    line = line.strip()
+    return bool(_PROMPT.search(line) or _SUDO.match(line))

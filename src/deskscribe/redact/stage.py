@@ -15,9 +15,8 @@ from typing import Any, Protocol
 import numpy as np
 
 from deskscribe.capture.base import Rect
-from deskscribe.capture.screen import FrameEncoder
+from deskscribe.frame_codec import FrameEncoder, FrameRecord
 from deskscribe.redact.prompt import is_secret_prompt
-from deskscribe.store import FrameRecord
 
 QUEUE_FRAMES = 6
 

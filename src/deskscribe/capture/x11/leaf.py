@@ -52,7 +52,8 @@ class X11Leaf:
     """Focus, layout and screen model on one display connection and thread."""
 
     def __init__(self, *, display_name: str, policy: Policy,
-                 mono_ns: Callable[[], int] = time.monotonic_ns) -> None:
+                 mono_ns: Callable[[], int] = time.monotonic_ns,
+                 page_area: Callable[[WindowInfo], Rect | None] = lambda info: None) -> None:
         self._name = display_name
         self._mono_ns = mono_ns
         self._disp = open_display(display_name)
@@ -63,7 +64,8 @@ class X11Leaf:
         self.screen = ScreenModel(width=geo.width, height=geo.height)
         self.layout = Layout(geo.width, geo.height)
         self.keymap = X11Keymap(self._disp)
-        self._windows = WindowTracker(disp=self._disp, policy=policy)
+        self._windows = WindowTracker(disp=self._disp, policy=policy, page_area=page_area)
+        self._relayout = False
         self._server_clock = ServerClock(mono_ns=mono_ns)
         self._wake_r, self._wake_w = os.pipe()
         self._ready = threading.Event()
@@ -101,6 +103,12 @@ class X11Leaf:
         os.write(self._wake_w, b"x")
         self._thread.join(timeout=3)
         self._damage.close()
+
+    def relayout(self) -> None:
+        """What a context source keeps of a window changed (a browser tab now shows another
+        page): the layout and the pixels it keeps are read again."""
+        self._relayout = True
+        os.write(self._wake_w, b"r")
 
     @property
     def failure(self) -> str | None:
@@ -141,6 +149,8 @@ class X11Leaf:
             if self._wake_r in readable:
                 os.read(self._wake_r, 64)
             layout_dirty, focus_dirty, damaged = self._drain()
+            if self._relayout:
+                self._relayout, layout_dirty = False, True
             if self._damage in readable:
                 rects, server_ms = self._damage.read()
                 damaged.extend(rects)

@@ -6,6 +6,8 @@ every layout change, and only a window's name changes while it lives.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from Xlib import X, Xatom, display, error
 from Xlib.xobject.drawable import Window
 
@@ -18,10 +20,12 @@ _GONE = (error.BadWindow, error.BadDrawable, error.BadMatch)
 class WindowTracker:
     """Reads the window tree of one display connection; used only on that connection's thread."""
 
-    def __init__(self, *, disp: display.Display, policy: Policy) -> None:
+    def __init__(self, *, disp: display.Display, policy: Policy,
+                 page_area: Callable[[WindowInfo], Rect | None] = lambda info: None) -> None:
         self._disp = disp
         self._root = disp.screen().root
         self._policy = policy
+        self._page_area = page_area
         self._atoms = {n: disp.intern_atom(n) for n in (
             "_NET_ACTIVE_WINDOW", "_NET_WM_NAME", "WM_NAME", "_NET_WM_PID", "WM_STATE",
             "_NET_CLIENT_LIST_STACKING", "UTF8_STRING")}
@@ -45,13 +49,17 @@ class WindowTracker:
                     continue
                 geo = top.get_geometry()
                 client = self._client_of(top)
-                keep = False
+                keep, page = False, None
                 if client is not None:
                     app, title, _ = self._identity(client)
                     keep = self._policy.is_designated(app, title)
+                    if self._policy.is_browser(app):  # only the page a context source vouches for
+                        page = self._page_area(self._window_info(client))
                 b = geo.border_width
                 windows.append((Rect(geo.x, geo.y, geo.width + 2 * b, geo.height + 2 * b), False))
-                if keep and client is not None:
+                if page is not None:
+                    windows.append((page, True))
+                elif keep and client is not None:
                     # Only the app's own area is kept: the window manager's title bar shows the
                     # raw title, which is stored (redacted) as text instead.
                     cgeo = client.get_geometry()

@@ -1,22 +1,22 @@
-"""Export formats, one module each over :mod:`deskscribe.dataset.export.base`."""
+"""Export formats, one module each over :mod:`deskscribe.dataset.export.base`, by name."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 from deskscribe.dataset.export.base import Exporter
+from deskscribe.dataset.export.chat import ChatExporter
+from deskscribe.dataset.export.hf import HFExporter
+from deskscribe.dataset.export.jsonl import JsonlExporter
 
-FORMATS = ("hf", "jsonl", "chat")
+EXPORTERS: dict[str, type[Exporter]] = {cls.name: cls for cls in (HFExporter, JsonlExporter, ChatExporter)}
+FORMATS = tuple(EXPORTERS)
 
 
 def open_exporter(fmt: str, *, out: Path) -> Exporter:
-    if fmt == "hf":
-        from deskscribe.dataset.export.hf import HFExporter
-        return HFExporter(out=out)
-    if fmt == "jsonl":
-        from deskscribe.dataset.export.jsonl import JsonlExporter
-        return JsonlExporter(out=out)
-    if fmt == "chat":
-        from deskscribe.dataset.export.chat import ChatExporter
-        return ChatExporter(out=out)
-    raise ValueError(f"unknown format {fmt!r}; choose one of {', '.join(FORMATS)}")
+    """An exporter for ``fmt``, not opened yet: a build opens it when it starts writing."""
+    try:
+        exporter = EXPORTERS[fmt]
+    except KeyError:
+        raise ValueError(f"unknown format {fmt!r}; choose one of {', '.join(FORMATS)}") from None
+    return exporter(out=out)

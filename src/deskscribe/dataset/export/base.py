@@ -6,7 +6,8 @@ import json
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from types import TracebackType
+from typing import Any, ClassVar, Self
 
 ACTION_FIELDS = ("x", "y", "x2", "y2", "button", "count", "dx", "dy", "text", "keys", "ms", "status")
 
@@ -61,13 +62,32 @@ def image_path(ep: ExportEpisode, step: ExportStep) -> str:
 
 
 class Exporter:
-    """Receives episodes one at a time; ``close`` finishes files and writes the card."""
+    """Receives episodes one at a time; ``close`` finishes files and writes the card.
 
-    format_doc = ""
+    Constructing one touches nothing, so a caller can check its arguments before any file exists;
+    :meth:`open` (or entering it) makes the directory and opens the files. Leaving it on an
+    error releases the files and writes no card: a half-built dataset does not claim to be one.
+    """
+
+    name: ClassVar[str] = ""
+    format_doc: ClassVar[str] = ""
 
     def __init__(self, *, out: Path) -> None:
         self.out = out
-        out.mkdir(parents=True, exist_ok=True)
+        self._open = False
+
+    def open(self) -> Self:
+        if not self._open:
+            self.out.mkdir(parents=True, exist_ok=True)
+            self._start()
+            self._open = True
+        return self
+
+    def _start(self) -> None:
+        """Open the format's own files; ``out`` exists by now."""
+
+    def _end(self, *, complete: bool) -> None:
+        """Finish (``complete``) or abandon the format's own files."""
 
     def add(self, ep: ExportEpisode) -> None:
         raise NotImplementedError
@@ -81,8 +101,20 @@ class Exporter:
         return rel
 
     def close(self, summary: BuildSummary) -> None:
+        self.open()  # an export of nothing still gets its files and card
+        self._end(complete=True)
+        self._open = False
         summary.bytes = sum(p.stat().st_size for p in self.out.rglob("*") if p.is_file())
         (self.out / "README.md").write_text(dataset_card(summary, self.format_doc))
+
+    def __enter__(self) -> Self:
+        return self.open()
+
+    def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        if self._open:
+            self._end(complete=False)
+            self._open = False
 
 
 def dataset_card(s: BuildSummary, format_doc: str) -> str:

@@ -8,10 +8,9 @@ as the model turn. The record layout is published as JSON Schema in `chat.schema
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from typing import Any, TextIO
 
-from deskscribe.dataset.export.base import BuildSummary, ExportEpisode, Exporter, dumps
+from deskscribe.dataset.export.base import ExportEpisode, Exporter, dumps
 
 HISTORY_STEPS = 5
 
@@ -90,6 +89,7 @@ def _code(a: dict[str, Any]) -> str:
 
 
 class ChatExporter(Exporter):
+    name = "chat"
     format_doc = """## Files
 
 `chat.jsonl`: one conversation per step (human: `<image>`, instruction and up to five previous
@@ -98,10 +98,14 @@ drag or long press made with modifiers held is wrapped in `pyautogui.keyDown(...
 `pyautogui.keyUp(...)`; `computer.terminate(status=...)` ends an episode).
 `chat.schema.json` is the JSON Schema of a record; screenshots are under `images/`."""
 
-    def __init__(self, *, out: Path) -> None:
-        super().__init__(out=out)
-        self._fh: TextIO = (out / "chat.jsonl").open("w", encoding="utf-8")
-        (out / "chat.schema.json").write_text(json.dumps(SCHEMA, indent=2) + "\n")
+    _fh: TextIO
+
+    def _start(self) -> None:
+        self._fh = (self.out / "chat.jsonl").open("w", encoding="utf-8")
+        (self.out / "chat.schema.json").write_text(json.dumps(SCHEMA, indent=2) + "\n")
+
+    def _end(self, *, complete: bool) -> None:
+        self._fh.close()
 
     def add(self, ep: ExportEpisode) -> None:
         history: list[str] = []
@@ -116,7 +120,3 @@ drag or long press made with modifiers held is wrapped in `pyautogui.keyDown(...
                 "conversations": [{"from": "human", "value": human}, {"from": "gpt", "value": code}],
             }) + "\n")
             history.append(code.replace("\n", "; "))
-
-    def close(self, summary: BuildSummary) -> None:
-        self._fh.close()
-        super().close(summary)

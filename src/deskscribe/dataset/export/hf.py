@@ -6,7 +6,7 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
-from deskscribe.dataset.export.base import ACTION_FIELDS, BuildSummary, ExportEpisode, Exporter
+from deskscribe.dataset.export.base import ACTION_FIELDS, ExportEpisode, Exporter
 
 SHARD_STEPS = 2000
 
@@ -27,6 +27,7 @@ def features() -> Any:
 
 
 class HFExporter(Exporter):
+    name = "hf"
     format_doc = """## Files
 
 `data/{split}-NNNNN.parquet`, loadable with
@@ -39,7 +40,17 @@ unless a key, or a click, drag or long press made with modifiers held)."""
         super().__init__(out=out)
         self._rows: dict[str, list[dict[str, Any]]] = defaultdict(list)
         self._shards: dict[str, int] = defaultdict(int)
+        self._features: Any = None
+
+    def _start(self) -> None:
+        """``datasets`` is slow to import, so only an export that runs pays for it."""
         self._features = features()
+
+    def _end(self, *, complete: bool) -> None:
+        if complete:
+            for split in list(self._rows):
+                self._flush(split)
+        self._rows.clear()
 
     def add(self, ep: ExportEpisode) -> None:
         rows = self._rows[ep.split]
@@ -69,8 +80,3 @@ unless a key, or a click, drag or long press made with modifiers held)."""
         self._shards[split] += 1
         Dataset.from_list(rows, features=self._features).to_parquet(
             str(self.out / "data" / f"{split}-{shard:05d}.parquet"))
-
-    def close(self, summary: BuildSummary) -> None:
-        for split in list(self._rows):
-            self._flush(split)
-        super().close(summary)

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import TextIO
 
-from deskscribe.dataset.export.base import BuildSummary, ExportEpisode, Exporter, dumps, step_record
+from deskscribe.dataset.export.base import ExportEpisode, Exporter, dumps, step_record
 
 
 class JsonlExporter(Exporter):
+    name = "jsonl"
     format_doc = """## Files
 
 `steps.jsonl`: one JSON object per step with `episode_id`, `step`, `t_ms`, `split`,
@@ -16,14 +16,14 @@ class JsonlExporter(Exporter):
 `window` (the focused window's x, y, w, h in pixels), `screen {w,h}` and
 `action {type, ...fields}`. `deskscribe replay` re-performs an episode from these files."""
 
-    def __init__(self, *, out: Path) -> None:
-        super().__init__(out=out)
-        self._fh: TextIO = (out / "steps.jsonl").open("w", encoding="utf-8")
+    _fh: TextIO
+
+    def _start(self) -> None:
+        self._fh = (self.out / "steps.jsonl").open("w", encoding="utf-8")
+
+    def _end(self, *, complete: bool) -> None:
+        self._fh.close()
 
     def add(self, ep: ExportEpisode) -> None:
         for step in ep.steps:
             self._fh.write(dumps(step_record(ep, step, self.write_image(ep, step))) + "\n")
-
-    def close(self, summary: BuildSummary) -> None:
-        self._fh.close()
-        super().close(summary)

@@ -10,12 +10,12 @@ import pytest
 from PIL import Image, ImageDraw, ImageFont
 
 from deskscribe.capture.base import Rect
+from deskscribe.frame_codec import FrameRecord
 from deskscribe.redact.frames import FrameRedactor, cut_at, grow_bands, join_lines, line_text
 from deskscribe.redact.known import KnownValues, known_hits
 from deskscribe.redact.ocr import TesseractOcr, Word
 from deskscribe.redact.stage import FrameStage
 from deskscribe.redact.text import TextScanner
-from deskscribe.store import FrameRecord
 
 FONT = ImageFont.truetype("DejaVuSansMono.ttf", 13)
 W, H = 800, 400

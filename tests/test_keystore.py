@@ -8,7 +8,7 @@ import pytest
 from keyring.backend import KeyringBackend as Backend
 
 from deskscribe.errors import DataKeyError
-from deskscribe.keys import FileKeyBackend, KeyringBackend, Sealer, load_or_create_key
+from deskscribe.keystore import FileKeyBackend, KeyringBackend, MemoryKeyBackend, load_or_create_key
 
 
 class MemoryKeyring(Backend):
@@ -72,10 +72,9 @@ def test_damaged_key_file_is_reported(tmp_path: Path) -> None:
         FileKeyBackend(path=tmp_path / "k").load()
 
 
-def test_sealed_blobs_are_bound_to_their_slot_and_context() -> None:
-    key = b"k" * 32
-    blob = Sealer(contributor_key=key, context="session/a").seal(b"hello", slot="chunk/1")
-    assert Sealer(contributor_key=key, context="session/a").open(blob, slot="chunk/1") == b"hello"
-    for context, slot in (("session/b", "chunk/1"), ("session/a", "chunk/2")):
-        with pytest.raises(DataKeyError):
-            Sealer(contributor_key=key, context=context).open(blob, slot=slot)
+def test_memory_backend_holds_a_key_until_deleted() -> None:
+    backend = MemoryKeyBackend(key=None)
+    key = load_or_create_key(backend)
+    assert len(key) == 32 and backend.load() == key
+    backend.delete()
+    assert backend.load() is None

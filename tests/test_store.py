@@ -7,8 +7,10 @@ import pytest
 from deskscribe.datadir import DataDir
 from deskscribe.errors import DataKeyError, StoreError
 from deskscribe.events import Event, Monitor, SessionMeta
-from deskscribe.keys import FileKeyBackend
-from deskscribe.store import FramePart, FrameRecord
+from deskscribe.frame_codec import FramePart, FrameRecord
+from deskscribe.keystore import FileKeyBackend
+from deskscribe.sealer import Sealer
+from deskscribe.store import SessionReader, SessionWriter
 
 
 def meta(session_id: str) -> SessionMeta:
@@ -96,3 +98,38 @@ def test_budget_deletes_oldest_sealed_sessions_first(tmp_path: Path) -> None:
     deleted = dd.enforce_budget(size * 2 + 1)
     assert deleted == ["aa12"]  # aa11 is older but unsealed: never deleted by the budget
     assert set(dd.session_ids()) == {"aa10", "aa11"}
+
+
+def test_reader_and_writer_close_when_their_block_ends(tmp_path: Path) -> None:
+    sealer = Sealer(contributor_key=b"k" * 32, context="session/aa20")
+    path = tmp_path / "aa20.db"
+    with SessionWriter(path=path, meta=meta("aa20"), sealer=sealer) as w:
+        w.add_event(Event(t_ns=0, kind="marker", data={"marker": "start"}))
+    assert not path.with_name(path.name + "-wal").exists()  # checkpointed and closed
+    with SessionReader(path=path, sealer=sealer) as reader:
+        assert reader.sealed and [e.kind for _, e in reader.iter_events()] == ["marker"]
+    with pytest.raises(sqlite3.ProgrammingError):
+        reader.counts()
+
+
+def test_a_writer_left_by_an_error_is_closed_and_sealed_as_close_does(tmp_path: Path) -> None:
+    sealer = Sealer(contributor_key=b"k" * 32, context="session/aa21")
+    path = tmp_path / "aa21.db"
+    with pytest.raises(RuntimeError), SessionWriter(path=path, meta=meta("aa21"), sealer=sealer) as w:
+        w.add_event(Event(t_ns=0, kind="marker", data={"marker": "start"}))
+        raise RuntimeError("capture failed")
+    with SessionReader(path=path, sealer=sealer) as reader:
+        assert reader.sealed and reader.counts()[0] == 1
+
+
+def test_frame_chains_are_read_back_from_the_keyframe(tmp_path: Path) -> None:
+    dd = datadir(tmp_path)
+    w = dd.create(meta("aa22"))
+    part = (FramePart(0, 0, 1, 1, b"p"),)
+    for frame_id, base in ((1, None), (2, 1), (3, None), (4, 3), (5, 3)):
+        w.add_frame(FrameRecord(w.reserve_frame_id(), frame_id, base, (1, 1), part))
+    w.close()
+    with dd.open("aa22") as reader:
+        assert [r.frame_id for r in reader.frame_chain(5)] == [3, 4, 5]
+        assert [r.frame_id for r in reader.frames_between(3, 3, 5)] == [4, 5]
+        assert reader.frame_ids() == [1, 2, 3, 4, 5]

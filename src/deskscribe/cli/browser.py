@@ -1,0 +1,109 @@
+"""`deskscribe browser ...`: connect the browser extension to the recorder through a native
+messaging host."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+
+from deskscribe.browser.bundle import chromium_extension_id, extension_dir
+from deskscribe.browser.manifests import (
+    LAUNCHER_NAME,
+    Browser,
+    UserDirs,
+    is_launcher,
+    launcher_of,
+    launcher_script,
+    manifest,
+    manifest_path,
+    write_launcher,
+    write_manifest,
+)
+from deskscribe.cli.config import DataDirOpt, load_config
+from deskscribe.control import request, socket_path
+
+if TYPE_CHECKING:
+    from deskscribe.doctor import Check
+
+browser_app = typer.Typer(help="Let the browser extension report designated websites to the recorder.",
+                          no_args_is_help=True)
+
+BrowserOpt = Annotated[Browser, typer.Option("--browser", help="Which browser's host manifest.")]
+ProfileOpt = Annotated[Path | None, typer.Option(
+    "--user-data-dir", help="A Chromium/Chrome profile directory (--user-data-dir of the browser)"
+                            " instead of the user-level location.")]
+
+
+def user_dirs() -> UserDirs:
+    home = Path.home()
+    return UserDirs(home=home, config_home=Path(os.environ.get("XDG_CONFIG_HOME") or home / ".config"))
+
+
+@browser_app.command()
+def install(browser: BrowserOpt = Browser.CHROMIUM, user_data_dir: ProfileOpt = None,
+            data_dir: DataDirOpt = None) -> None:
+    """Install the native messaging host, so the extension can reach a running recorder."""
+    target = manifest_path(browser, user_dirs(), user_data_dir=user_data_dir)
+    chromium_id = chromium_extension_id() if browser.chromium_based else ""
+    cfg = load_config(data_dir)
+    launcher = cfg.data_dir.resolve() / LAUNCHER_NAME
+    chosen = data_dir.expanduser().resolve() if data_dir is not None else None
+    write_launcher(launcher, launcher_script(python=sys.executable, data_dir=chosen))
+    write_manifest(target, manifest(browser, launcher=launcher, chromium_id=chromium_id))
+    typer.echo(f"wrote launcher {launcher} (records into {chosen or 'the configured data directory'})")
+    typer.echo(f"wrote {browser.value} host manifest {target}")
+
+
+@browser_app.command()
+def uninstall(browser: BrowserOpt = Browser.CHROMIUM, user_data_dir: ProfileOpt = None) -> None:
+    """Remove the host manifest install wrote, and its launcher once no other manifest uses it."""
+    dirs = user_dirs()
+    target = manifest_path(browser, dirs, user_data_dir=user_data_dir)
+    if not target.exists():
+        typer.echo(f"no {browser.value} host manifest at {target}; nothing to remove")
+        return
+    launcher = launcher_of(target)
+    target.unlink()
+    typer.echo(f"removed {browser.value} host manifest {target}")
+    others = {launcher_of(manifest_path(b, dirs)) for b in Browser} - {None}
+    if launcher is not None and launcher not in others and is_launcher(launcher):
+        launcher.unlink()
+        typer.echo(f"removed launcher {launcher}")
+
+
+@browser_app.command(hidden=True, context_settings={"ignore_unknown_options": True,
+                                                    "allow_extra_args": True})
+def host(data_dir: DataDirOpt = None,
+         args: Annotated[list[str] | None, typer.Argument(hidden=True)] = None) -> None:
+    """Relay between the extension and the running recorder (the browser starts this).
+
+    Browsers pass their own arguments (the caller's origin, a parent window, a manifest path
+    and extension id); none of them changes what the host does.
+    """
+    from deskscribe.browser.native_host import run_host
+
+    cfg = load_config(data_dir)
+    raise typer.Exit(run_host(stdin=sys.stdin.buffer, stdout=sys.stdout.buffer,
+                              control_path=socket_path(cfg.data_dir), stderr=sys.stderr))
+
+
+@browser_app.command("extension-path")
+def extension_path() -> None:
+    """Print the unpacked extension's directory (for the browser's --load-extension)."""
+    typer.echo(str(extension_dir()))
+
+
+def doctor_checks(data_dir: Path) -> list[Check]:
+    """The browser checks `deskscribe doctor` prints, with this user's manifest locations."""
+    from deskscribe.doctor import check_browser
+
+    dirs = user_dirs()
+
+    def status() -> dict[str, Any]:
+        return request(socket_path(data_dir), {"cmd": "status"}, timeout=2.0)
+
+    return check_browser(manifests={b.value: manifest_path(b, dirs) for b in Browser}, status=status)
