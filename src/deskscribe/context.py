@@ -30,6 +30,24 @@ class VisibleText:
     opaque: tuple[Rect, ...] | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class Target:
+    """The element an action was aimed at, as a source saw it at that moment: the browser's
+    DOM element or the desktop's accessible. ``name`` is its label (never a field's value);
+    ``value`` is only a chosen option's text. Not yet scanned: the pipeline cleans both."""
+
+    mono_ns: int
+    source: str  # "browser" or "atspi"
+    event: str  # pointerdown, focus, keydown, change or scroll
+    role: str | None
+    name: str
+    bbox: Rect | None  # screen pixels
+    states: tuple[str, ...] = ()
+    tag: str | None = None
+    selector: str | None = None
+    value: str | None = None
+
+
 class ContextSource(Protocol):
     def secret_now(self, window: WindowInfo) -> bool:
         """Keys typed into ``window`` at this moment are a secret (a terminal reading with echo
@@ -63,6 +81,10 @@ class ContextSource(Protocol):
         """The text shown in ``window`` now, scanned; None when it cannot say in time."""
         ...
 
+    def take_targets(self, window: WindowInfo) -> tuple[Target, ...]:
+        """The targets seen in ``window`` since the last call; every other target is dropped."""
+        ...
+
     def stop(self) -> None: ...
 
 
@@ -89,6 +111,9 @@ class NoContext:
 
     def visible_text(self, window: WindowInfo) -> VisibleText | None:
         return None
+
+    def take_targets(self, window: WindowInfo) -> tuple[Target, ...]:
+        return ()
 
     def stop(self) -> None:
         pass

@@ -15,9 +15,10 @@ from typing import Any, Final
 
 from deskscribe.errors import SchemaError
 
-# 2 added the ``text`` kind; 3 added ``mods`` (modifiers held) to ``mouse_down``. Older
-# sessions read unchanged: their clicks carry no modifiers.
-SCHEMA_VERSION: Final = 3
+# 2 added the ``text`` kind; 3 added ``mods`` (modifiers held) to ``mouse_down``; 4 added the
+# ``target`` kind. Older sessions read unchanged: their clicks carry no modifiers, their steps
+# no targets.
+SCHEMA_VERSION: Final = 4
 
 MOUSE_MOVE: Final = "mouse_move"
 MOUSE_DOWN: Final = "mouse_down"
@@ -29,9 +30,10 @@ FOCUS: Final = "focus"
 FRAME: Final = "frame"
 MARKER: Final = "marker"
 TEXT: Final = "text"  # a redacted typing burst: placeholders, no keys, start/end only
+TARGET: Final = "target"  # the element under a pointer down, or in focus for a key or change
 
 KINDS: Final = frozenset(
-    {MOUSE_MOVE, MOUSE_DOWN, MOUSE_UP, SCROLL, KEY_DOWN, KEY_UP, FOCUS, FRAME, MARKER, TEXT}
+    {MOUSE_MOVE, MOUSE_DOWN, MOUSE_UP, SCROLL, KEY_DOWN, KEY_UP, FOCUS, FRAME, MARKER, TEXT, TARGET}
 )
 
 # Fields each kind must carry; extra fields are allowed and ignored by old readers.
@@ -46,7 +48,9 @@ REQUIRED_FIELDS: Final[Mapping[str, frozenset[str]]] = {
     FRAME: frozenset({"frame_id", "region", "reason"}),
     MARKER: frozenset({"marker"}),
     TEXT: frozenset({"text", "kinds", "secure", "erase", "t_end_ns"}),
+    TARGET: frozenset({"source", "event", "role", "name", "bbox", "states"}),
 }
+TARGET_EVENTS: Final = frozenset({"pointerdown", "focus", "keydown", "change", "scroll"})
 
 MARKERS: Final = frozenset(
     {"start", "stop", "pause", "resume", "excluded", "task_start", "task_end", "frames_off",
@@ -87,6 +91,8 @@ def validate(event: Event) -> Event:
         raise SchemaError(f"unknown frame reason {event.data['reason']!r}")
     if event.kind in (MOUSE_DOWN, MOUSE_UP) and event.data["button"] not in BUTTONS:
         raise SchemaError(f"unknown button {event.data['button']!r}")
+    if event.kind == TARGET and event.data["event"] not in TARGET_EVENTS:
+        raise SchemaError(f"unknown target event {event.data['event']!r}")
     mods = set(event.data.get("mods", ()))
     if event.kind in (KEY_DOWN, KEY_UP, MOUSE_DOWN) and not mods <= set(MODIFIERS):
         raise SchemaError(f"unknown modifiers {sorted(mods - set(MODIFIERS))}")

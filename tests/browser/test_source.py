@@ -148,7 +148,7 @@ def test_malformed_messages_are_dropped_and_counted(c: Connected) -> None:
 def test_a_sensitive_field_in_focus_makes_typing_secret(c: Connected) -> None:
     c.report()
     assert not c.source.secret_now(BROWSER)
-    c.settle({"v": 1, "type": "target", "event": "focus", "t_ms": 1.0, "target": {
+    c.settle({"v": 1, "type": "target", "event": "focus", "t_ms": 1.0, "window_id": 1, "target": {
         "tag": "input", "role": "textbox", "name": "Password", "type": "password", "bbox": [1, 2, 3, 4],
         "selector": "#id_password", "sensitive": "password", "masked": False, "states": ["focused"]}})
     assert c.source.secret_now(BROWSER) and c.source.secret_since(0)
@@ -183,3 +183,37 @@ def test_a_disconnected_extension_vouches_for_nothing(scanner: TextScanner) -> N
     conn.report()
     conn.close()
     assert conn.source.designated_page(BROWSER) is None and conn.source.connected == 0
+
+
+def target(event: str = "pointerdown", window_id: int = 1, **fields: Any) -> dict[str, Any]:
+    t = {"tag": "button", "role": "button", "name": "Save", "type": None, "bbox": [100.4, 200, 80, 30],
+         "selector": "#save", "sensitive": None, "masked": False, "states": []}
+    t.update(fields)
+    return {"v": 1, "type": "target", "event": event, "t_ms": 0.0, "window_id": window_id, "target": t}
+
+
+def test_targets_of_the_vouched_window_are_taken_once(c: Connected) -> None:
+    c.report()
+    c.settle(target())
+    c.settle(target(window_id=2))  # another browser window's element
+    taken = c.source.take_targets(BROWSER)
+    assert [(t.name, t.selector, t.source) for t in taken] == [("Save", "#save", "browser")]
+    assert (taken[0].bbox.x, taken[0].bbox.y, taken[0].bbox.width) == (100, 200, 80)  # type: ignore[union-attr]
+    assert c.source.take_targets(BROWSER) == ()
+
+
+def test_targets_are_dropped_when_the_window_is_not_vouched(c: Connected) -> None:
+    c.report()
+    c.settle(target())
+    c.report(designated=False, url=None, title=None)
+    assert c.source.take_targets(BROWSER) == ()
+    c.report()
+    assert c.source.take_targets(BROWSER) == ()  # not kept for later
+
+
+def test_a_chosen_option_is_kept_only_for_an_unmasked_select(c: Connected) -> None:
+    c.report()
+    c.settle({**target("change", tag="select", role="combobox", name="Country"), "value": "Norway"})
+    c.settle({**target("change", tag="select", name="", masked=True), "value": "Secret"})
+    c.settle({**target("change", tag="input", name="Note"), "value": "typed text"})
+    assert [t.value for t in c.source.take_targets(BROWSER)] == ["Norway", None, None]

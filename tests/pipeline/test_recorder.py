@@ -14,7 +14,7 @@ import pytest
 from deskscribe import events as ev
 from deskscribe.capture.base import KEY_PRESS, KEY_RELEASE, WindowInfo
 from deskscribe.capture.hotkey import Hotkey
-from deskscribe.context import NoContext, VisibleText
+from deskscribe.context import NoContext, Target, VisibleText
 from deskscribe.geometry import Rect
 from deskscribe.pipeline.recorder import Recorder
 from deskscribe.policy import parse_policy
@@ -313,3 +313,45 @@ def test_a_frame_a_covering_source_cannot_describe_is_not_kept() -> None:
     assert len([e for e in w.events if e.kind == ev.MOUSE_DOWN]) == 2
     assert len([e for e in w.events if e.kind == ev.FRAME]) == 1
     assert made.recorder.stats.frames_unanswered >= 1
+
+
+class Aims(Vouches):
+    """A vouching source that saw the element under each click."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.pending: list[Target] = []
+
+    def take_targets(self, window: WindowInfo) -> tuple[Target, ...]:
+        taken, self.pending = tuple(self.pending), []
+        return taken
+
+
+def aimed(name: str, at_ns: int) -> Target:
+    return Target(mono_ns=at_ns, source="browser", event="pointerdown", role="button", name=name,
+                  bbox=Rect(5, 45, 20, 10), tag="button", selector=f"#{name}", states=("focused",))
+
+
+def test_targets_are_written_cleaned_and_only_while_the_page_is_recorded() -> None:
+    source = Aims()
+    source.url = "http://127.0.0.1:8001/admin/"
+    made = browser_desk(source)
+    made.leaf.focus(BROWSER)
+    made.leaf.click(10, 50)
+    source.pending.append(aimed("send hunter2", made.leaf.now_ns))
+    made.leaf.advance(20)
+    made.leaf.click(10, 50)  # the next batch's tick takes the target
+    made.settle()
+    source.url = None  # another site: what it reports now is dropped, never written later
+    made.recorder.context_changed()
+    made.settle()
+    source.pending.append(aimed("bank", made.leaf.now_ns))
+    made.leaf.advance(20)
+    made.leaf.click(10, 50)
+    w = made.stop()
+    targets = [e for e in w.events if e.kind == ev.TARGET]
+    assert [t.data["name"] for t in targets] == ["send <SECRET>"]
+    assert targets[0].data["selector"] == "#send <SECRET>" and targets[0].data["bbox"] == [5, 45, 20, 10]
+    assert "hunter2" not in repr(w.events) and "bank" not in repr(w.events)
+    for e in targets:
+        ev.validate(e)

@@ -11,9 +11,10 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
+from deskscribe.events import TARGET_EVENTS
+
 PROTOCOL = 1
 MAX_TEXT = 2000  # longest name or value kept from one report (titles are capped the same way)
-TARGET_EVENTS = frozenset({"pointerdown", "keydown", "change", "scroll", "focus"})
 SENSITIVE = frozenset({"password", "otp", "cc-number", "cc-csc"})
 STATES = frozenset({"focused", "checked", "selected", "expanded", "disabled"})
 
@@ -48,6 +49,7 @@ class TargetReport:
 
     event: str
     t_ms: float
+    window_id: int
     tag: str
     role: str | None
     name: str
@@ -102,8 +104,8 @@ def _window(m: dict[str, Any]) -> Report | None:
 
 
 def _target(m: dict[str, Any]) -> TargetReport | None:
-    t, event = m.get("target"), m.get("event")
-    if not isinstance(t, dict) or event not in TARGET_EVENTS:
+    t, event, wid = m.get("target"), m.get("event"), m.get("window_id")
+    if not isinstance(t, dict) or event not in TARGET_EVENTS or not isinstance(wid, int):
         return None
     tag = _str(t.get("tag"), 32)
     if not tag:
@@ -112,11 +114,13 @@ def _target(m: dict[str, Any]) -> TargetReport | None:
     states = t.get("states")
     masked = t.get("masked") is True
     return TargetReport(
-        event=event, t_ms=_num(m.get("t_ms")) or 0.0, tag=tag.lower(), role=_str(t.get("role"), 64),
+        event=event, t_ms=_num(m.get("t_ms")) or 0.0, window_id=wid, tag=tag.lower(),
+        role=_str(t.get("role"), 64),
         name="" if masked else (_str(t.get("name")) or ""), bbox=_rect(t.get("bbox")),
         selector=_str(t.get("selector"), 512), sensitive=sensitive, masked=masked,
         states=tuple(s for s in states if s in STATES) if isinstance(states, list) else (),
-        value=_str(m.get("value")) if event == "change" and tag.lower() == "select" and not masked else None)
+        value=_str(m.get("value")) if event == "change" and tag.lower() == "select" and not masked
+        and sensitive is None else None)
 
 
 def parse_message(m: dict[str, Any]) -> Report | TargetReport | dict[str, Any] | None:

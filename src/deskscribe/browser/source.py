@@ -20,7 +20,7 @@ from typing import Any, Protocol
 from deskscribe.browser.page import PageText, page_text
 from deskscribe.browser.reports import Report, TargetReport, parse_message
 from deskscribe.capture.base import Rect, WindowInfo
-from deskscribe.context import NoContext, VisibleText
+from deskscribe.context import NoContext, Target, VisibleText
 from deskscribe.policy import Policy
 from deskscribe.redact.keystrokes import Scanner
 from deskscribe.sites import strip_url
@@ -29,6 +29,8 @@ PROTOCOL = 1
 FRESH_NS = 5_000_000_000  # the extension reports the focused window at least every 2 s
 BOUNDS_SLACK_PX = 48  # window manager frames and rounding between the two views of a window
 SNAPSHOT_WAIT_S = 0.3
+TARGET_KEEP_NS = 10_000_000_000  # a target not taken by then belonged to no recorded action
+MAX_TARGETS = 64
 
 
 class Channel(Protocol):
@@ -45,16 +47,18 @@ class _Connection:
     received_ns: int = 0
     sensitive_ns: int = -1  # when a password-like field last had focus
     sensitive_now: bool = False
-    targets: list[TargetReport] = field(default_factory=list)
+    targets: list[tuple[int, TargetReport]] = field(default_factory=list)  # (mono ns, report)
     replies: dict[int, dict[str, Any]] = field(default_factory=dict)
 
 
 class BrowserSource(NoContext):
     def __init__(self, *, policy: Policy, scanner: Scanner, mono_ns: Callable[[], int] = time.monotonic_ns,
+                 wall_ms: Callable[[], float] = lambda: time.time() * 1000,
                  on_change: Callable[[], None] = lambda: None) -> None:
         self._policy = policy
         self._scanner = scanner
         self._mono_ns = mono_ns
+        self._wall_ms = wall_ms
         self.on_change = on_change  # set once the recorder exists: the gate decides again
         self._lock = threading.Condition()
         self._conns: list[_Connection] = []
@@ -106,7 +110,7 @@ class BrowserSource(NoContext):
                     conn.sensitive_ns = now
                 if msg.event == "focus":
                     conn.sensitive_now = bool(msg.sensitive or msg.masked)
-                conn.targets = [*conn.targets[-63:], msg]
+                conn.targets = [*conn.targets[-(MAX_TARGETS - 1):], (self._when(msg.t_ms, now), msg)]
             elif raw.get("type") == "text" and isinstance(raw.get("request"), int):
                 conn.replies[raw["request"]] = raw
                 self._lock.notify_all()
@@ -114,6 +118,12 @@ class BrowserSource(NoContext):
                 conn.channel.send({"v": PROTOCOL, "type": "pong"})
         if changed:
             self.on_change()
+
+    def _when(self, t_ms: float, now: int) -> int:
+        """The page's event time on the monotonic clock: the page stamps it with the wall clock,
+        received a moment later; anything implausible counts as the moment it arrived."""
+        ago_ns = int((self._wall_ms() - t_ms) * 1e6)
+        return now - ago_ns if 0 <= ago_ns <= 2_000_000_000 else now
 
     @staticmethod
     def _vouch_key(conn: _Connection) -> tuple[Any, ...]:
@@ -183,6 +193,20 @@ class BrowserSource(NoContext):
         with self._lock:
             return any(c.sensitive_now or c.sensitive_ns >= mono_ns for c in self._conns)
 
+    def take_targets(self, window: WindowInfo) -> tuple[Target, ...]:
+        """Targets from the extension vouching for ``window``, in its focused browser window;
+        every buffered target is taken, so one seen elsewhere is never written later."""
+        with self._lock:
+            conn = self._vouching(window)
+            now = self._mono_ns()
+            taken: list[Target] = []
+            for c in self._conns:
+                if c is conn and c.window is not None:
+                    taken += [_target(t, r) for t, r in c.targets
+                              if r.window_id == c.window.window_id and now - t <= TARGET_KEEP_NS]
+                c.targets = []
+            return tuple(taken)
+
     def covers(self, window: WindowInfo) -> bool:
         return self._policy.is_browser(window.app)
 
@@ -193,6 +217,12 @@ class BrowserSource(NoContext):
             return None
         return VisibleText(region=area, boxes=tuple(page.boxes(self._scanner)), masks=page.masks,
                            opaque=None if page.truncated else page.opaque)
+
+
+def _target(mono_ns: int, r: TargetReport) -> Target:
+    bbox = None if r.bbox is None else Rect(*(round(v) for v in r.bbox))  # x, y, w, h
+    return Target(mono_ns=mono_ns, source="browser", event=r.event, role=r.role, name=r.name, bbox=bbox,
+                  states=r.states, tag=r.tag, selector=r.selector, value=r.value)
 
 
 def _same_bounds(bounds: tuple[int, int, int, int] | None, geometry: tuple[int, int, int, int]) -> bool:

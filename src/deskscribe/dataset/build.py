@@ -10,7 +10,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from deskscribe.dataset.episodes import Episode, EpisodeParams, build_episodes
-from deskscribe.dataset.export.base import BuildSummary, ExportEpisode, Exporter, ExportStep
+from deskscribe.dataset.export.base import BuildSummary, ExportEpisode, Exporter, ExportStep, export_target
 from deskscribe.dataset.reduce import ReduceParams, reduce_events
 from deskscribe.errors import DataKeyError, StoreError
 from deskscribe.events import Event, SessionMeta
@@ -116,7 +116,7 @@ def _export_session(reader: SessionReader, sid: str, events: list[tuple[int, Eve
             screen=(w, h), steps=[ExportStep(
                 step=i, t_ms=s.t_ms, app=s.focus.get("app"), title=s.focus.get("title"),
                 url=s.focus.get("url"), action=s.action.normalised(w, h),
-                window=s.focus.get("geometry"),
+                window=s.focus.get("geometry"), target=export_target(s.target, w, h),
                 image=None if s.frame_id is None else frames.png(s.frame_id))
                 for i, s in enumerate(ep.steps)])
         exporter.add(out)

@@ -14,6 +14,7 @@ from typing import Any
 
 from deskscribe import events as ev
 from deskscribe.dataset.actions import Action
+from deskscribe.dataset.targets import Recorded, chosen_option, recorded_targets, target_for
 
 MS = 1_000_000
 
@@ -30,6 +31,7 @@ class Step:
     frame_id: int | None
     focus: dict[str, Any]
     t_ms: int  # since the episode's start, at the policy's precision
+    target: dict[str, Any] | None = None  # the element aimed at, when a source saw it
 
 
 @dataclass(slots=True)
@@ -98,6 +100,7 @@ def build_episodes(events: Sequence[tuple[int, ev.Event]], actions: Sequence[Act
                    params: EpisodeParams = EpisodeParams(), stored_frames: set[int] | None = None
                    ) -> list[Episode]:
     marks = _marks(events, stored_frames)
+    targets = recorded_targets(events)
     episodes: list[Episode] = []
     for first, last, instruction, status in _spans(events, actions, int(params.idle_split_s * 1e9)):
         inside = [a for a in actions if first <= min(a.event_ids) <= last]
@@ -107,8 +110,9 @@ def build_episodes(events: Sequence[tuple[int, ev.Event]], actions: Sequence[Act
         t0 = inside[0].t_ns
         for a in inside:
             first_id = min(a.event_ids)
-            ep.steps.append(Step(a, marks.frame_before(first_id), marks.focus_before(first_id),
-                                 _coarse(a.t_ns - t0, params.precision_ms)))
+            action, target = _aimed(a, targets)
+            ep.steps.append(Step(action, marks.frame_before(first_id), marks.focus_before(first_id),
+                                 _coarse(a.t_ns - t0, params.precision_ms), target))
         end = inside[-1]
         final_frame = marks.frame_before(last + 1)
         term = Action("terminate", end.t_end_ns, end.t_end_ns, {"status": status}, ())
@@ -116,6 +120,17 @@ def build_episodes(events: Sequence[tuple[int, ev.Event]], actions: Sequence[Act
                              _coarse(end.t_end_ns - t0, params.precision_ms)))
         episodes.append(ep)
     return episodes
+
+
+def _aimed(a: Action, targets: Sequence[Recorded]) -> tuple[Action, dict[str, Any] | None]:
+    """The action with its target; a click on a ``<select>`` that chose an option is a select."""
+    target = target_for(a, targets)
+    if target is not None and target.get("tag") == "select":
+        value = chosen_option(a, targets)
+        if value is not None:
+            fields = {"x": a.fields["x"], "y": a.fields["y"], "value": value}
+            return Action("select", a.t_ns, a.t_end_ns, fields, a.event_ids, a.path), target
+    return a, target
 
 
 def _coarse(delta_ns: int, precision_ms: int) -> int:

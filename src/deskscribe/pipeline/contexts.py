@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 
 from deskscribe.capture.base import WindowInfo
-from deskscribe.context import ContextSource, VisibleText
+from deskscribe.context import ContextSource, Target, VisibleText
 from deskscribe.geometry import Rect
 
 
@@ -45,6 +45,9 @@ class Contexts:
                     return False, []
                 texts.append(text)
         return True, texts
+
+    def take_targets(self, window: WindowInfo) -> list[Target]:
+        return sorted((t for s in self._sources for t in s.take_targets(window)), key=lambda t: t.mono_ns)
 
     def stop(self) -> None:
         for s in self._sources:

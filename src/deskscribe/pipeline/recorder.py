@@ -42,6 +42,7 @@ from deskscribe.pipeline.inbox import (
 from deskscribe.pipeline.input_flow import InputFlow
 from deskscribe.pipeline.input_map import InputMapper
 from deskscribe.pipeline.stages import Counts, Stages
+from deskscribe.pipeline.targets import write_targets
 from deskscribe.pipeline.titles import TitleCleaner
 from deskscribe.policy import Policy
 from deskscribe.redact.keystrokes import Scanner
@@ -163,6 +164,7 @@ class Recorder:
         self._inbox.wake()
         self._thread.join()
         now = self._now()
+        write_targets(self._s, self._rel)
         self._s.typing.release()
         self._s.frames.take(now, "final", None, only_if_changed=True)  # the state the session ends on
         self._focus.end_exclusion(now)
@@ -212,6 +214,7 @@ class Recorder:
     def _tick(self, now: int) -> None:
         """Timers: a timed pause ending, a burst quiet long enough, the periodic frame."""
         s = self._s
+        write_targets(s, self._rel)
         if self._focus.resume_at is not None and now >= self._focus.resume_at:
             self._focus.resume(now)
         if s.typing.due(now, s.schedule.last_key_ns):

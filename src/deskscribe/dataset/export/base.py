@@ -9,7 +9,8 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, ClassVar, Self
 
-ACTION_FIELDS = ("x", "y", "x2", "y2", "button", "count", "dx", "dy", "text", "keys", "ms", "status")
+ACTION_FIELDS = ("x", "y", "x2", "y2", "button", "count", "dx", "dy", "text", "keys", "ms", "status", "value")
+TARGET_FIELDS = ("source", "event", "tag", "role", "name", "selector", "states", "bbox", "value")
 
 
 @dataclass(frozen=True, slots=True)
@@ -22,6 +23,22 @@ class ExportStep:
     action: dict[str, Any]  # type + fields, coordinates in [0, 1]
     image: bytes | None  # PNG of the screen just before the action
     window: list[int] | None = None  # focused window x, y, w, h in pixels
+    target: dict[str, Any] | None = None  # the element aimed at; bbox as fractions of the screen
+
+
+def export_target(target: dict[str, Any] | None, width: int, height: int) -> dict[str, Any] | None:
+    """A recorded target with every field present and its box in [0, 1] of the screen, like
+    the action's coordinates."""
+    if target is None:
+        return None
+    out = {k: target.get(k) for k in TARGET_FIELDS}
+    out["states"] = list(out["states"] or [])
+    box = target.get("bbox")
+    if box is not None:
+        x, y, w, h = box
+        out["bbox"] = [round(min(max(v / size, 0.0), 1.0), 6)
+                       for v, size in ((x, width), (y, height), (x + w, width), (y + h, height))]
+    return out
 
 
 @dataclass(frozen=True, slots=True)
@@ -151,7 +168,17 @@ first); move `x,y`; long_press `x,y,ms,button,keys`; terminate `status`. On a cl
 long press `keys` lists the modifiers held at the press (`ctrl`, `alt`, `shift`, `win`,
 `altright`; empty when none, and for sessions recorded before modifiers were stored). Actions
 that change nothing (a scroll back to where it began, a move to where the pointer is) are left
-out.
+out. select `x,y,value`: a click on a web page's drop-down that chose the option `value` (its
+text as shown).
+
+## Targets
+
+Where the recorder saw the element an action was aimed at (a designated web page, through the
+browser extension), the step's `target` holds `source`, `event` (what the page saw:
+`pointerdown`, `focus`, `keydown`, `change`, `scroll`), `tag`, `role`, `name` (the accessible
+label, scanned like titles; never a field's content), `selector`, `states`, and `bbox` as
+`[left, top, right, bottom]` fractions of the screen. A click's target contains the click
+point; typing's is the field that had focus. Null when nothing was seen.
 
 ## How it was built
 
@@ -168,7 +195,7 @@ def step_record(ep: ExportEpisode, step: ExportStep, image: str | None) -> dict[
     return {"episode_id": ep.episode_id, "step": step.step, "t_ms": step.t_ms, "split": ep.split,
             "contributor": ep.contributor, "instruction": ep.instruction, "image": image,
             "app": step.app, "title": step.title, "url": step.url, "window": step.window,
-            "screen": {"w": ep.screen[0], "h": ep.screen[1]}, "action": step.action}
+            "screen": {"w": ep.screen[0], "h": ep.screen[1]}, "action": step.action, "target": step.target}
 
 
 def dumps(record: dict[str, Any]) -> str:

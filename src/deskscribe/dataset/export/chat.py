@@ -81,6 +81,8 @@ def _code(a: dict[str, Any]) -> str:
         button = "" if a.get("button", "left") == "left" else f"button={a['button']!r}"
         return (f"pyautogui.moveTo({_xy(a)})\npyautogui.mouseDown({button})\n"
                 f"time.sleep({a['ms'] / 1000:.1f})\npyautogui.mouseUp({button})")
+    if kind == "select":
+        return f"pyautogui.click({_xy(a)})\ncomputer.select(option={a['value']!r})"
     if kind == "wait":
         return f"computer.wait({a.get('s', 1)})"
     if kind == "terminate":

@@ -18,12 +18,16 @@ def features() -> Any:
               "x2": Value("float64"), "y2": Value("float64"), "button": Value("string"),
               "count": Value("int32"), "dx": Value("int32"), "dy": Value("int32"),
               "text": Value("string"), "keys": Sequence(Value("string")), "ms": Value("int32"),
-              "status": Value("string")}
+              "status": Value("string"), "value": Value("string")}
+    target = {"source": Value("string"), "event": Value("string"), "tag": Value("string"),
+              "role": Value("string"), "name": Value("string"), "selector": Value("string"),
+              "states": Sequence(Value("string")), "bbox": Sequence(Value("float64")),
+              "value": Value("string")}
     return Features({
         "episode_id": Value("string"), "step": Value("int32"), "t_ms": Value("int64"),
         "contributor": Value("string"), "instruction": Value("string"), "image": Image(),
         "app": Value("string"), "title": Value("string"), "url": Value("string"),
-        "screen_w": Value("int32"), "screen_h": Value("int32"), "action": action})
+        "screen_w": Value("int32"), "screen_h": Value("int32"), "action": action, "target": target})
 
 
 class HFExporter(Exporter):
@@ -34,7 +38,8 @@ class HFExporter(Exporter):
 `datasets.load_dataset("parquet", data_dir=".")`. Columns: `episode_id`, `step`, `t_ms`,
 `contributor`, `instruction`, `image` (Image), `app`, `title`, `url`, `screen_w`, `screen_h`,
 `action` (struct: `type` and the fields of that type, others null; `keys` is a list, empty
-unless a key, or a click, drag or long press made with modifiers held)."""
+unless a key, or a click, drag or long press made with modifiers held), `target` (struct, null
+when no element was seen: see "Targets" above)."""
 
     def __init__(self, *, out: Path) -> None:
         super().__init__(out=out)
@@ -62,7 +67,7 @@ unless a key, or a click, drag or long press made with modifiers held)."""
                 "contributor": ep.contributor, "instruction": ep.instruction,
                 "image": None if step.image is None else {"bytes": step.image, "path": None},
                 "app": step.app, "title": step.title, "url": step.url,
-                "screen_w": ep.screen[0], "screen_h": ep.screen[1], "action": action})
+                "screen_w": ep.screen[0], "screen_h": ep.screen[1], "action": action, "target": step.target})
         if len(rows) >= SHARD_STEPS:
             self._flush(ep.split)
 
