@@ -17,6 +17,7 @@ from typing import Any
 
 from deskscribe.geometry import Rect
 from deskscribe.redact.keystrokes import Scanner
+from deskscribe.redact.text import Finding
 
 MAX_WORDS = 5000
 MAX_CHARS = 20_000
@@ -38,14 +39,36 @@ class PageText:
     masks: tuple[Rect, ...]
     opaque: tuple[Rect, ...] | None  # None: the page did not say where its images are
     truncated: bool
+    runs: tuple[tuple[int, int], ...] = ()  # (start, end) of each run in ``text``
 
     def boxes(self, scanner: Scanner) -> list[Rect]:
-        """Rectangles of every word a finding touches, padded a little for antialiasing."""
-        found = scanner.scan(self.text)
+        """Rectangles of every word a finding touches, padded a little for antialiasing. Each
+        run (one block of the page) is scanned on its own, so a :class:`ScanCache` serves the
+        runs a scrolled or redrawn page shows again."""
+        found = [(start + f.start, start + f.end) for start, end in self.runs or ((0, len(self.text)),)
+                 for f in scanner.scan(self.text[start:end])]
         out: list[Rect] = []
-        for f in found:
-            out += [_pad(w.rect) for w in self.words if w.start < f.end and w.end > f.start]
+        for f_start, f_end in found:
+            out += [_pad(w.rect) for w in self.words if w.start < f_end and w.end > f_start]
         return out
+
+
+class ScanCache:
+    """A scanner that remembers its answers: a page shows mostly the runs it showed a frame
+    ago, and scanning is most of what a described frame costs."""
+
+    def __init__(self, *, scanner: Scanner, size: int = 4096) -> None:
+        self._scanner = scanner
+        self._size = size
+        self._seen: dict[str, list[Finding]] = {}
+
+    def scan(self, text: str) -> list[Finding]:
+        hit = self._seen.get(text)
+        if hit is None:
+            hit = self._seen[text] = list(self._scanner.scan(text))
+            if len(self._seen) > self._size:
+                self._seen.pop(next(iter(self._seen)))
+        return hit
 
 
 def _pad(r: Rect) -> Rect:
@@ -71,8 +94,9 @@ def _rects(v: Any) -> tuple[Rect, ...] | None:
     return tuple(r for r in rects if r is not None)
 
 
-def _runs(runs: Sequence[Any]) -> tuple[str, tuple[Word, ...], bool]:
+def _runs(runs: Sequence[Any]) -> tuple[str, tuple[Word, ...], bool, tuple[tuple[int, int], ...]]:
     parts: list[str] = []
+    spans_out: list[tuple[int, int]] = []
     words: list[Word] = []
     offset, cut = 0, False
     for run in runs:
@@ -95,8 +119,9 @@ def _runs(runs: Sequence[Any]) -> tuple[str, tuple[Word, ...], bool]:
                 continue
             words.append(Word(offset + start, offset + end, rect))
         parts.append(text)
+        spans_out.append((offset, offset + len(text)))
         offset += len(text) + 1
-    return "\n".join(parts), tuple(words), cut
+    return "\n".join(parts), tuple(words), cut, tuple(spans_out)
 
 
 def page_text(reply: dict[str, Any], *, url: str | None) -> PageText | None:
@@ -104,7 +129,7 @@ def page_text(reply: dict[str, Any], *, url: str | None) -> PageText | None:
     runs, masks = reply.get("runs"), _rects(reply.get("masks"))
     if not isinstance(runs, list) or masks is None:
         return None
-    text, words, cut = _runs(runs)
+    text, words, cut, spans = _runs(runs)
     opaque = _rects(reply.get("opaque")) if "opaque" in reply else None
     return PageText(url=url, text=text, words=words, masks=masks, opaque=opaque,
-                    truncated=cut or reply.get("truncated") is not False)
+                    truncated=cut or reply.get("truncated") is not False, runs=spans)

@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from deskscribe.browser.page import PageText, page_text
+from deskscribe.browser.page import PageText, ScanCache, page_text
 from deskscribe.browser.reports import Report, TargetReport, parse_message
 from deskscribe.capture.base import Rect, WindowInfo
 from deskscribe.context import NoContext, Target, VisibleText
@@ -56,7 +56,7 @@ class BrowserSource(NoContext):
                  wall_ms: Callable[[], float] = lambda: time.time() * 1000,
                  on_change: Callable[[], None] = lambda: None) -> None:
         self._policy = policy
-        self._scanner = scanner
+        self._scanner = ScanCache(scanner=scanner)
         self._mono_ns = mono_ns
         self._wall_ms = wall_ms
         self.on_change = on_change  # set once the recorder exists: the gate decides again
