@@ -30,7 +30,7 @@ def test_the_fixed_id_is_the_one_the_manifest_key_gives() -> None:
     """Chromium derives an unpacked extension's id from its key: sha256, first 32 hex digits, a-p."""
     key = json.loads((extension_dir() / "manifest.json").read_text())["key"]
     digest = hashlib.sha256(base64.b64decode(key)).hexdigest()[:32]
-    assert ID == "".join(chr(ord("a") + int(c, 16)) for c in digest)
+    assert "".join(chr(ord("a") + int(c, 16)) for c in digest) == ID
     firefox = json.loads((extension_dir() / "manifest.json").read_text())["browser_specific_settings"]
     assert firefox["gecko"]["id"] == "deskscribe@deskscribe.org"
 
