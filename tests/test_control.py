@@ -3,6 +3,7 @@ the line cap, and what a misbehaving client cannot do to the server or to other 
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import queue
@@ -180,7 +181,7 @@ def test_a_stream_does_not_hold_up_one_shot_requests(recorder: Recorder) -> None
 def test_a_line_over_the_cap_is_dropped_and_the_stream_and_other_clients_go_on(recorder: Recorder) -> None:
     other = open_stream(recorder.path, {"cmd": "echo"})
     recorder.channel()
-    with _raw(recorder.path) as sock:
+    with _raw(recorder.path) as sock, contextlib.closing(other):
         sock.sendall(b'{"cmd":"echo"}\n')
         assert json.loads(_read_line(sock)) == {"ok": True}
         channel = recorder.channel()
@@ -190,7 +191,6 @@ def test_a_line_over_the_cap_is_dropped_and_the_stream_and_other_clients_go_on(r
         assert channel.dropped == 1
         assert other.send({"other": True}) and _next(other) == {"n": 0, "echo": {"other": True}}
         assert request(recorder.path, {"cmd": "fine"})["echo"] == {"cmd": "fine"}
-    other.close()
 
 
 def test_a_message_at_the_cap_passes_and_one_byte_more_is_not_sent(recorder: Recorder) -> None:

@@ -60,6 +60,11 @@ class ContextSource(Protocol):
         field reported by the accessibility bus). Asked when a burst is scanned."""
         ...
 
+    def masked_since(self, mono_ns: int) -> bool:
+        """An element the policy masks had keyboard focus at some moment after ``mono_ns``:
+        what was typed is stored as one ``<MASKED>`` placeholder."""
+        ...
+
     def prompt_possible(self, window: WindowInfo) -> bool:
         """A program that may print a password prompt holds ``window`` (a terminal handed to
         ssh or a script): the screen must be read before the next burst is trusted."""
@@ -95,6 +100,9 @@ class NoContext:
         return False
 
     def secret_since(self, mono_ns: int) -> bool:
+        return False
+
+    def masked_since(self, mono_ns: int) -> bool:
         return False
 
     def prompt_possible(self, window: WindowInfo) -> bool:

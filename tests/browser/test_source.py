@@ -217,3 +217,9 @@ def test_a_chosen_option_is_kept_only_for_an_unmasked_select(c: Connected) -> No
     c.settle({**target("change", tag="select", name="", masked=True), "value": "Secret"})
     c.settle({**target("change", tag="input", name="Note"), "value": "typed text"})
     assert [t.value for t in c.source.take_targets(BROWSER)] == ["Norway", None, None]
+
+
+def test_a_masked_element_in_focus_makes_typing_masked_not_a_password(c: Connected) -> None:
+    c.report()
+    c.settle(target("focus", tag="textarea", role="textbox", name="", masked=True))
+    assert c.source.masked_since(0) and not c.source.secret_since(0)

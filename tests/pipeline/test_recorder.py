@@ -355,3 +355,21 @@ def test_targets_are_written_cleaned_and_only_while_the_page_is_recorded() -> No
     assert "hunter2" not in repr(w.events) and "bank" not in repr(w.events)
     for e in targets:
         ev.validate(e)
+
+
+class MaskedFocused(NoContext):
+    """A page element under a site mask has focus."""
+
+    def masked_since(self, mono_ns: int) -> bool:
+        return True
+
+
+def test_typing_into_a_masked_element_is_one_masked_placeholder() -> None:
+    made = desk(contexts=(MaskedFocused(),))
+    made.leaf.focus(TERMINAL)
+    made.leaf.type("dear colleague")
+    made.leaf.key(RETURN)
+    w = made.stop()
+    assert "colleague" not in repr(w.events)
+    texts = [e.data for e in w.events if e.kind == ev.TEXT]
+    assert [(t["text"], t["kinds"], t["secure"]) for t in texts] == [("<MASKED>", ["MASKED"], True)]

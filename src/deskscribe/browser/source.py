@@ -47,6 +47,8 @@ class _Connection:
     received_ns: int = 0
     sensitive_ns: int = -1  # when a password-like field last had focus
     sensitive_now: bool = False
+    masked_ns: int = -1  # when a masked element last had focus
+    masked_now: bool = False
     targets: list[tuple[int, TargetReport]] = field(default_factory=list)  # (mono ns, report)
     replies: dict[int, dict[str, Any]] = field(default_factory=dict)
 
@@ -106,10 +108,12 @@ class BrowserSource(NoContext):
                     conn.window, conn.received_ns = msg, now
                     changed = before != self._vouch_key(conn)
             elif isinstance(msg, TargetReport):
-                if msg.sensitive or msg.masked:
+                if msg.sensitive:
                     conn.sensitive_ns = now
+                if msg.masked:
+                    conn.masked_ns = now
                 if msg.event == "focus":
-                    conn.sensitive_now = bool(msg.sensitive or msg.masked)
+                    conn.sensitive_now, conn.masked_now = bool(msg.sensitive), msg.masked
                 conn.targets = [*conn.targets[-(MAX_TARGETS - 1):], (self._when(msg.t_ms, now), msg)]
             elif raw.get("type") == "text" and isinstance(raw.get("request"), int):
                 conn.replies[raw["request"]] = raw
@@ -187,7 +191,7 @@ class BrowserSource(NoContext):
     def secret_now(self, window: WindowInfo) -> bool:
         with self._lock:
             conn = self._vouching(window)
-            return conn is not None and conn.sensitive_now
+            return conn is not None and (conn.sensitive_now or conn.masked_now)
 
     def secret_since(self, mono_ns: int) -> bool:
         with self._lock:
@@ -206,6 +210,10 @@ class BrowserSource(NoContext):
                               if r.window_id == c.window.window_id and now - t <= TARGET_KEEP_NS]
                 c.targets = []
             return tuple(taken)
+
+    def masked_since(self, mono_ns: int) -> bool:
+        with self._lock:
+            return any(c.masked_now or c.masked_ns >= mono_ns for c in self._conns)
 
     def covers(self, window: WindowInfo) -> bool:
         return self._policy.is_browser(window.app)

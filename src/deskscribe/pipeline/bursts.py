@@ -14,6 +14,7 @@ from deskscribe.pipeline.gate import Gate
 from deskscribe.policy import Policy
 from deskscribe.redact.keystrokes import Scanner, TypingGuard
 from deskscribe.redact.stage import FrameStage
+from deskscribe.redact.text import MASKED, PASSWORD
 from deskscribe.store import SessionWriter
 
 # How long a burst waits for the OCR of the prompt it may answer. The first frame of a session
@@ -75,13 +76,16 @@ class TypingStage:
         """End the burst: scan it and hand the result to the writer. Only a pause in typing
         (``keep_line``) leaves the field's text as context for the next burst."""
         first = next((e.t_ns for e in self.guard.held if e.kind == ev.KEY_DOWN), None)
-        secure = self._gate.secure_window or (
+        secret = self._gate.secure_window or (
             first is not None and self._contexts.secret_since(first + self._t0))
+        masked = not secret and first is not None and self._contexts.masked_since(first + self._t0)
+        secure = secret or masked
         if self.prompt_frame is not None and first is not None and not secure \
                 and not self.guard.secret_expected:
             shown = self._stage.prompt_shown(self.prompt_frame, PROMPT_WAIT_S)
             self.prompt_frame = None
             if shown is not False:  # a prompt, or no answer in time: the line is a password
                 self.guard.secret_lines = max(self.guard.secret_lines, 1)
-        for e in self.guard.flush(enter=enter, secure_window=secure, keep_line=keep_line):
+        for e in self.guard.flush(enter=enter, secure_window=secure, keep_line=keep_line,
+                                  placeholder=MASKED if masked else PASSWORD):
             self._writer.add_event(e)

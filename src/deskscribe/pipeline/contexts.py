@@ -21,6 +21,9 @@ class Contexts:
     def secret_since(self, mono_ns: int) -> bool:
         return any(s.secret_since(mono_ns) for s in self._sources)
 
+    def masked_since(self, mono_ns: int) -> bool:
+        return any(s.masked_since(mono_ns) for s in self._sources)
+
     def prompt_possible(self, window: WindowInfo | None) -> bool:
         return window is not None and any(s.prompt_possible(window) for s in self._sources)
 

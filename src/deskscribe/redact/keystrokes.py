@@ -98,8 +98,8 @@ class TypingGuard:
         """Focus moved: the line and any expected password belong to the old window."""
         self.line, self.command, self.secret_lines, self.secret_typed = "", "", 0, False
 
-    def flush(self, *, enter: bool = False, secure_window: bool = False, keep_line: bool = False
-              ) -> list[ev.Event]:
+    def flush(self, *, enter: bool = False, secure_window: bool = False, keep_line: bool = False,
+              placeholder: str = PASSWORD) -> list[ev.Event]:
         """End the burst. The line it belongs to goes on only when the burst ended by a pause
         in typing (``keep_line``): a click, Tab, any other special key or a focus change ends
         the field, and a field's text must never be scanned with the next field's."""
@@ -108,7 +108,7 @@ class TypingGuard:
         secure = secure_window or self.secret_expected or self.secret_typed
         self.secret_typed = False
         line_before = self.line[:max(0, len(self.line) - erase)]
-        redacted = self._redact(line_before, text, secure)
+        redacted = self._redact(line_before, text, secure, placeholder)
         # A password is never context for what follows it.
         self.line = "" if secure else line_before + text
         self.command = "" if secure else self.command[:max(0, len(self.command) - erase)] + text
@@ -134,9 +134,9 @@ class TypingGuard:
         self.suppress_up |= down
         return _replace_keys(held, redacted, erase, secure)
 
-    def _redact(self, before: str, text: str, secure: bool) -> Redacted | None:
+    def _redact(self, before: str, text: str, secure: bool, placeholder: str = PASSWORD) -> Redacted | None:
         if secure:
-            return Redacted(f"<{PASSWORD}>", (PASSWORD,), (text,)) if text else None
+            return Redacted(f"<{placeholder}>", (placeholder,), (text,)) if text else None
         if not text:
             return None
         # The whole line is scanned: a number typed in two bursts is still one number.

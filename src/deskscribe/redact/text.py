@@ -18,6 +18,7 @@ from typing import Any
 
 SECRET = "SECRET"
 PASSWORD = "PASSWORD"
+MASKED = "MASKED"  # typed into a part of a page the policy masks: neither its text nor its kind kept
 DENIED = "NAME"
 PII_ENTITIES = ("CREDIT_CARD", "EMAIL_ADDRESS", "PHONE_NUMBER", "IBAN_CODE", "US_SSN", "IP_ADDRESS")
 MIN_SCORE = 0.3
