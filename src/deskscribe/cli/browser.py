@@ -25,6 +25,7 @@ from deskscribe.browser.manifests import (
 )
 from deskscribe.cli.config import DataDirOpt, load_config
 from deskscribe.control import request, socket_path
+from deskscribe.errors import UserError
 
 if TYPE_CHECKING:
     from deskscribe.doctor import Check
@@ -32,7 +33,16 @@ if TYPE_CHECKING:
 browser_app = typer.Typer(help="Let the browser extension report designated websites to the recorder.",
                           no_args_is_help=True)
 
-BrowserOpt = Annotated[Browser, typer.Option("--browser", help="Which browser's host manifest.")]
+def _browser(value: str) -> Browser:
+    """One line for a wrong value, as every other flag gets, not Click's usage box."""
+    try:
+        return Browser(value.lower())
+    except ValueError:
+        raise UserError(f"--browser is chromium, chrome or firefox, not {value!r}") from None
+
+
+BrowserOpt = Annotated[str, typer.Option("--browser", metavar="chromium|chrome|firefox",
+                                         help="Which browser's host manifest.")]
 ProfileOpt = Annotated[Path | None, typer.Option(
     "--user-data-dir", help="A Chromium/Chrome profile directory (--user-data-dir of the browser)"
                             " instead of the user-level location.")]
@@ -44,9 +54,10 @@ def user_dirs() -> UserDirs:
 
 
 @browser_app.command()
-def install(browser: BrowserOpt = Browser.CHROMIUM, user_data_dir: ProfileOpt = None,
+def install(browser_name: BrowserOpt = "chromium", user_data_dir: ProfileOpt = None,
             data_dir: DataDirOpt = None) -> None:
     """Install the native messaging host, so the extension can reach a running recorder."""
+    browser = _browser(browser_name)
     target = manifest_path(browser, user_dirs(), user_data_dir=user_data_dir)
     chromium_id = chromium_extension_id() if browser.chromium_based else ""
     cfg = load_config(data_dir)
@@ -59,8 +70,9 @@ def install(browser: BrowserOpt = Browser.CHROMIUM, user_data_dir: ProfileOpt = 
 
 
 @browser_app.command()
-def uninstall(browser: BrowserOpt = Browser.CHROMIUM, user_data_dir: ProfileOpt = None) -> None:
+def uninstall(browser_name: BrowserOpt = "chromium", user_data_dir: ProfileOpt = None) -> None:
     """Remove the host manifest install wrote, and its launcher once no other manifest uses it."""
+    browser = _browser(browser_name)
     dirs = user_dirs()
     target = manifest_path(browser, dirs, user_data_dir=user_data_dir)
     if not target.exists():
@@ -87,8 +99,12 @@ def host(data_dir: DataDirOpt = None,
     from deskscribe.browser.native_host import run_host
 
     cfg = load_config(data_dir)
-    raise typer.Exit(run_host(stdin=sys.stdin.buffer, stdout=sys.stdout.buffer,
-                              control_path=socket_path(cfg.data_dir), stderr=sys.stderr))
+    # An unbuffered reader of fd 0: the relay's reading thread may still wait in it when the
+    # recorder ends the stream, and sys.stdin.buffer's lock would abort interpreter shutdown.
+    with open(sys.stdin.fileno(), "rb", buffering=0, closefd=False) as stdin:
+        code = run_host(stdin=stdin, stdout=sys.stdout.buffer, control_path=socket_path(cfg.data_dir),
+                        stderr=sys.stderr)
+    raise typer.Exit(code)
 
 
 @browser_app.command("extension-path")
