@@ -138,6 +138,7 @@ def test_only_the_designated_site_is_recorded_with_its_url_targets_and_page_pixe
             page.goto(f"http://work.example.test:{site}/work/notes?_sort=note#private-row")
             top = viewport_top(ctx)
             recording(rec.data_dir, "Chromium")
+            time.sleep(1.5)  # the leaf lays out the kept page area after the gate opens, then input counts
             email = page.evaluate(EMAIL_RECT)
             box = click_element(vd, page, 'input[name="_filter_value"]', top)
             vd.xdotool("type", "--delay", "60", "abc")
