@@ -59,7 +59,9 @@ def control_handler(get_recorder: Callable[[], Recorder], session_id: str, *,
             recorder.withdraw()
             return {"ok": True, "session": session_id}
         if cmd == "status":
-            reply = {"ok": True, "session": session_id, "app": recorder.stats.recording_app}
+            stats = recorder.stats
+            reply = {"ok": True, "session": session_id, "app": stats.recording_app,
+                     "kept": stats.kept_visible}
             if browser is not None:
                 reply["browser"] = {"connected": browser.connected, "protocol": PROTOCOL,
                                     "dropped": browser.dropped}

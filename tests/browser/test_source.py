@@ -56,10 +56,12 @@ class Connected:
     def __init__(self, scanner: TextScanner) -> None:
         self.clock, self.changes = Clock(), 0
         self.source = BrowserSource(policy=POLICY, scanner=scanner, mono_ns=self.clock,
-                                    on_change=self._changed)
+                                    on_change=self._changed, expiry_check_s=3600)  # expire() is called here
         self.channel = FakeChannel()
         self._thread = threading.Thread(target=self.source.attach, args=(self.channel,), daemon=True)
         self._thread.start()
+        while not self.channel.sent:  # the policy goes out first
+            threading.Event().wait(0.001)
 
     def _changed(self) -> None:
         self.changes += 1
@@ -83,6 +85,7 @@ class Connected:
     def close(self) -> None:
         self.channel.inbound.put(CLOSED)
         self._thread.join(timeout=5)
+        self.source.stop()
 
 
 @pytest.fixture
@@ -128,6 +131,28 @@ def test_other_apps_and_stale_reports_are_not_vouched_for(c: Connected) -> None:
     assert c.source.designated_page(terminal) is None
     c.clock.ns += FRESH_NS + 1  # the heartbeat stopped: the extension may be gone
     assert c.source.designated_page(BROWSER) is None
+
+
+def test_a_viewport_arriving_or_moving_is_announced_so_the_page_area_is_laid_out_again(c: Connected) -> None:
+    c.report(viewport=None)  # the page had not measured itself yet: designated, nothing to keep
+    assert c.changes == 1 and c.source.page_area(BROWSER) is None
+    c.report()
+    area = c.source.page_area(BROWSER)
+    assert c.changes == 2 and area is not None and area.y == 80
+    c.report()  # a heartbeat with nothing new
+    c.report(viewport={"x": 0, "y": 120, "width": 1000, "height": 580, "dpr": 1, "zoom": 1})
+    area = c.source.page_area(BROWSER)
+    assert c.changes == 3 and area is not None and area.y == 120
+
+
+def test_a_report_going_stale_is_announced_once_and_its_return_again(c: Connected) -> None:
+    c.report()
+    assert not c.source.expire() and c.changes == 1  # fresh
+    c.clock.ns += FRESH_NS + 1  # connected, but the extension stopped reporting
+    assert c.source.expire() and c.changes == 2 and c.source.designated_page(BROWSER) is None
+    assert not c.source.expire() and c.changes == 2
+    c.report()  # the same page again: the gate must open again
+    assert c.changes == 3 and c.source.designated_page(BROWSER) is not None
 
 
 def test_a_switch_to_a_non_designated_tab_is_announced_and_ends_vouching(c: Connected) -> None:

@@ -29,6 +29,7 @@ PROTOCOL = 1
 FRESH_NS = 5_000_000_000  # the extension reports the focused window at least every 2 s
 BOUNDS_SLACK_PX = 48  # window manager frames and rounding between the two views of a window
 SNAPSHOT_WAIT_S = 0.3
+EXPIRY_CHECK_S = 1.0
 TARGET_KEEP_NS = 10_000_000_000  # a target not taken by then belonged to no recorded action
 MAX_TARGETS = 64
 
@@ -50,14 +51,17 @@ class _Connection:
     masked_ns: int = -1  # when a masked element last had focus
     masked_now: bool = False
     targets: list[tuple[int, TargetReport]] = field(default_factory=list)  # (mono ns, report)
+    stale: bool = False  # its report outlived FRESH_NS and the pipeline was told
     replies: dict[int, dict[str, Any]] = field(default_factory=dict)
 
 
 class BrowserSource(NoContext):
     def __init__(self, *, policy: Policy, scanner: Scanner, mono_ns: Callable[[], int] = time.monotonic_ns,
                  wall_ms: Callable[[], float] = lambda: time.time() * 1000,
-                 on_change: Callable[[], None] = lambda: None) -> None:
+                 on_change: Callable[[], None] = lambda: None,
+                 expiry_check_s: float = EXPIRY_CHECK_S) -> None:
         self._policy = policy
+        self._expiry_check_s = expiry_check_s
         self._scanner = ScanCache(scanner=scanner)
         self._mono_ns = mono_ns
         self._wall_ms = wall_ms
@@ -66,6 +70,8 @@ class BrowserSource(NoContext):
         self._conns: list[_Connection] = []
         self._request = 0
         self.dropped = 0  # malformed, oversized or unknown messages
+        self._stopped = threading.Event()
+        self._watcher: threading.Thread | None = None
 
     # -- the control socket's stream handler (one thread per extension) -----------------
 
@@ -73,6 +79,10 @@ class BrowserSource(NoContext):
         conn = _Connection(channel=channel)
         with self._lock:
             self._conns.append(conn)
+            if self._watcher is None:  # started by the first extension: no thread without one
+                self._watcher = threading.Thread(target=self._watch, name="deskscribe-browser-expiry",
+                                                 daemon=True)
+                self._watcher.start()
         channel.send(self._config())
         try:
             for raw in channel.receive():
@@ -106,7 +116,8 @@ class BrowserSource(NoContext):
                 if msg.focused or conn.window is None or conn.window.window_id == msg.window_id:
                     before = self._vouch_key(conn)
                     conn.window, conn.received_ns = msg, now
-                    changed = before != self._vouch_key(conn)
+                    changed = before != self._vouch_key(conn) or conn.stale
+                    conn.stale = False
             elif isinstance(msg, TargetReport):
                 if msg.sensitive:
                     conn.sensitive_ns = now
@@ -131,8 +142,33 @@ class BrowserSource(NoContext):
 
     @staticmethod
     def _vouch_key(conn: _Connection) -> tuple[Any, ...]:
+        """What decides the gate and the kept page area: a change in any of it relays out."""
         w = conn.window
-        return () if w is None else (w.window_id, w.focused, w.designated, w.incognito, w.url)
+        if w is None:
+            return ()
+        vp = None if w.viewport is None else tuple(round(v) for v in (w.viewport.x, w.viewport.y,
+                                                                        w.viewport.width, w.viewport.height))
+        return (w.window_id, w.focused, w.designated, w.incognito, w.url, w.bounds, vp)
+
+    def expire(self) -> bool:
+        """Tell the pipeline once about each vouching report that went stale: an extension that
+        stopped reporting while connected must not keep a page designated. True if one did."""
+        now = self._mono_ns()
+        with self._lock:
+            lapsed = [c for c in self._conns if not c.stale and c.window is not None and c.window.designated
+                      and now - c.received_ns > FRESH_NS]
+            for c in lapsed:
+                c.stale = True
+        if lapsed:
+            self.on_change()
+        return bool(lapsed)
+
+    def _watch(self) -> None:
+        while not self._stopped.wait(self._expiry_check_s):
+            self.expire()
+
+    def stop(self) -> None:
+        self._stopped.set()
 
     # -- what the pipeline asks ---------------------------------------------------------
 

@@ -66,6 +66,7 @@ class Stats:
     bursts_redacted: int = 0
     frames_dropped: int = 0
     frames_unanswered: int = 0  # a page did not describe itself in time, so no frame was kept
+    kept_visible: bool = False  # some designated pixels (a window or a page area) are on screen
 
 
 class Recorder:
@@ -118,7 +119,8 @@ class Recorder:
         return Stats(inputs_excluded=s.counts.inputs_excluded, inputs_paused=s.counts.inputs_paused,
                      dropped=self._inbox.dropped, frames=s.frames.taken, recording_app=s.gate.app,
                      frames_paused=s.frames.paused, paused=s.gate.paused, bursts_redacted=s.typing.redacted,
-                     frames_dropped=self._stage.dropped, frames_unanswered=s.frames.unanswered)
+                     frames_dropped=self._stage.dropped, frames_unanswered=s.frames.unanswered,
+                     kept_visible=self._leaf.layout.any_kept)
 
     @property
     def failure(self) -> str | None:
