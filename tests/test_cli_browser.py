@@ -171,6 +171,17 @@ def test_uninstalling_a_profile_keeps_the_launcher_a_user_level_manifest_uses(ho
     assert (data / LAUNCHER_NAME).exists() and home.where("chrome").exists()
 
 
+def test_uninstalling_the_user_level_manifest_keeps_the_launcher_a_profile_uses(home: Home, tmp_path: Path) -> None:
+    data, profile = tmp_path / "data", tmp_path / "profile"
+    home.run("install", "--browser", "chromium", "--data-dir", str(data))
+    home.run("install", "--browser", "chromium", "--user-data-dir", str(profile), "--data-dir", str(data))
+    out = home.run("uninstall", "--browser", "chromium")
+    assert not home.where("chromium").exists()
+    assert (data / LAUNCHER_NAME).exists() and "kept launcher" in out.stdout  # the profile's host still runs
+    out = home.run("uninstall", "--browser", "chromium", "--user-data-dir", str(profile))
+    assert not (data / LAUNCHER_NAME).exists() and "removed launcher" in out.stdout
+
+
 def test_uninstall_never_removes_a_file_it_did_not_write(home: Home, tmp_path: Path) -> None:
     foreign = tmp_path / "elsewhere" / LAUNCHER_NAME
     foreign.parent.mkdir()

@@ -87,7 +87,7 @@ class RunningRecorder:
     """A control server answering status as the recorder does, with or without browser reports."""
 
     def __init__(self, data: Path, source: BrowserSource | None) -> None:
-        recorder = cast(Recorder, SimpleNamespace(stats=SimpleNamespace(recording_app=None)))
+        recorder = cast(Recorder, SimpleNamespace(stats=SimpleNamespace(recording_app=None, kept_visible=False, ocr_pixels=0)))
         handle = control_handler(lambda: recorder, "s1", browser=source)
         streams = {} if source is None else {"browser": source.attach}
         self.server = ControlServer(path=socket_path(data), handle=handle, streams=streams)
@@ -118,6 +118,17 @@ def test_no_host_installed_says_how_to_install_it(machine: Machine) -> None:
     assert lines["browser host"].status == WARN
     assert "no native messaging host installed" in lines["browser host"].detail
     assert lines["browser host"].fix == "deskscribe browser install --browser chromium|chrome|firefox"
+
+
+def test_a_host_installed_only_into_a_browser_profile_is_found(machine: Machine, tmp_path: Path) -> None:
+    profile = tmp_path / "profile"
+    cli("browser", "install", "--user-data-dir", str(profile), "--data-dir", str(machine.data), env=machine.env)
+    lines = machine.doctor()
+    assert lines["browser host"] == Line(OK, f"native messaging host installed for chromium --user-data-dir {profile.resolve()}", "")
+    (machine.data / "browser-host").unlink()
+    lines = machine.doctor()
+    assert lines["browser host"].status == WARN
+    assert lines["browser host"].fix == f"deskscribe browser install --browser chromium --user-data-dir {profile.resolve()}"
 
 
 def test_host_installed_and_no_recorder_says_so(machine: Machine) -> None:

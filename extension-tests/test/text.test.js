@@ -163,6 +163,10 @@ test("the viewport is placed below the browser's own chrome, per browser units",
   assert.deepEqual([firefox.x, firefox.y, firefox.width, firefox.height], [100, 150, 1280, 800]);
   assert.equal(firefox.raw.screenUnits, "css");
   assert.equal(firefox.raw.outerHeight, 450);
+  const framed = lib.viewportOnScreen({  // Chromium drawing its own 4 px frame, as under openbox
+    screenX: 0, screenY: 0, outerWidth: 1200, outerHeight: 760, innerWidth: 1192, innerHeight: 613, devicePixelRatio: 1,
+  });
+  assert.deepEqual([framed.x, framed.y, framed.width, framed.height], [4, 143, 1192, 613]);
 });
 
 test("a pinch-zoomed visual viewport moves and scales client rectangles", () => {

@@ -61,7 +61,7 @@ def control_handler(get_recorder: Callable[[], Recorder], session_id: str, *,
         if cmd == "status":
             stats = recorder.stats
             reply = {"ok": True, "session": session_id, "app": stats.recording_app,
-                     "kept": stats.kept_visible}
+                     "kept": stats.kept_visible, "ocr_pixels": stats.ocr_pixels}
             if browser is not None:
                 reply["browser"] = {"connected": browser.connected, "protocol": PROTOCOL,
                                     "dropped": browser.dropped}

@@ -125,6 +125,16 @@ def test_what_never_designates_a_browser_window(c: Connected, fields: dict[str, 
     assert c.source.page_area(BROWSER) is None, why
 
 
+def test_a_window_already_showing_another_tab_is_not_vouched_for_by_the_last_report(c: Connected) -> None:
+    c.report()
+    switched = WindowInfo(app="Chromium", title="My bank - Chromium", pid=7, geometry=(0, 0, 1000, 700), window=9)
+    assert c.source.designated_page(switched) is None and c.source.page_area(switched) is None
+    spaced = WindowInfo(app="Chromium", title="Site  admin - Chromium", pid=7, geometry=(0, 0, 1000, 700), window=9)
+    assert c.source.designated_page(spaced) is not None  # the same title, spaced another way
+    c.report(title="My bank")  # the report catching up with the window's new name is announced
+    assert c.changes == 2 and c.source.designated_page(switched) is not None
+
+
 def test_other_apps_and_stale_reports_are_not_vouched_for(c: Connected) -> None:
     c.report()
     terminal = WindowInfo(app="XTerm", title="x", pid=1, geometry=(0, 0, 1000, 700), window=2)

@@ -66,6 +66,7 @@ class ScriptedLeaf:
     failure: str | None = None
     on_input: Callable[[list[RawInput]], None] | None = None
     on_focus: Callable[[int, WindowInfo | None], None] | None = None
+    on_layout: Callable[[], None] | None = None
     now_ns: int = 1_000_000_000
     relayouts: int = 0
 
@@ -75,8 +76,9 @@ class ScriptedLeaf:
             (Rect(*TERMINAL.geometry), self.kept[0]), (Rect(*CHAT.geometry), self.kept[1])))
 
     def start(self, *, on_input: Callable[[list[RawInput]], None],
-              on_focus: Callable[[int, WindowInfo | None], None]) -> None:
-        self.on_input, self.on_focus = on_input, on_focus
+              on_focus: Callable[[int, WindowInfo | None], None],
+              on_layout: Callable[[], None] = lambda: None) -> None:
+        self.on_input, self.on_focus, self.on_layout = on_input, on_focus, on_layout
 
     def stop(self) -> None:
         pass

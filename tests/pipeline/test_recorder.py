@@ -234,6 +234,25 @@ def test_a_cover_over_every_designated_window_closes_capture() -> None:
     assert "excluded" in w.markers()
 
 
+def test_designated_pixels_laid_out_later_open_capture_without_waiting_for_input() -> None:
+    made = desk(kept=(False, False))  # as a browser whose page area is not laid out yet
+    made.leaf.focus(TERMINAL)
+    made.leaf.type("x")
+    made.settle()
+    assert made.recorder.stats.recording_app is None and not made.recorder.stats.kept_visible
+    made.leaf.kept = (True, False)
+    assert made.leaf.on_layout is not None
+    made.leaf.on_layout()
+    made.settle()
+    assert made.recorder.stats.recording_app == "XTerm" and made.recorder.stats.kept_visible
+    made.leaf.kept = (False, False)  # and gone again: closed with no input either
+    made.leaf.on_layout()
+    made.settle()
+    assert made.recorder.stats.recording_app is None
+    w = made.stop()
+    assert w.typed() == "" and [e.kind for e in w.events].count(ev.FOCUS) == 2  # at focus, at lay-out
+
+
 def test_tab_ends_the_field_so_the_next_burst_is_scanned_alone(d: Desk) -> None:
     d.leaf.focus(TERMINAL)
     d.leaf.type("hunt")

@@ -317,6 +317,8 @@ class _Slow:
     def last_line(self, pixels: np.ndarray, window: Rect) -> str:
         return ""
 
+    ocr_pixels = 0
+
 
 class _Sink:
     def __init__(self) -> None:

@@ -108,3 +108,28 @@ def write_manifest(path: Path, doc: dict[str, Any]) -> None:
     tmp.write_text(json.dumps(doc, indent=2) + "\n")
     tmp.chmod(0o644)
     os.replace(tmp, path)
+
+
+def _installs_file(launcher: Path) -> Path:
+    return launcher.with_name("browser-hosts.txt")
+
+
+def installs(launcher: Path) -> list[Path]:
+    """Every manifest install wrote for ``launcher`` that still names it: a profile's
+    (``--user-data-dir``) manifest is found nowhere else."""
+    try:
+        lines = _installs_file(launcher).read_text().splitlines()
+    except OSError:
+        return []
+    return [p for p in dict.fromkeys(Path(line) for line in lines if line) if launcher_of(p) == launcher]
+
+
+def record_install(launcher: Path, manifest_file: Path, *, forget: bool = False) -> list[Path]:
+    """Add (or with ``forget`` remove) a manifest in the launcher's list; the list after."""
+    kept = [p for p in installs(launcher) if p != manifest_file]
+    if not forget:
+        kept.append(manifest_file)
+    tmp = _installs_file(launcher).with_name(".browser-hosts.txt.tmp")
+    tmp.write_text("".join(f"{p}\n" for p in kept))
+    os.replace(tmp, _installs_file(launcher))
+    return kept

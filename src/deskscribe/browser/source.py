@@ -148,7 +148,7 @@ class BrowserSource(NoContext):
             return ()
         vp = None if w.viewport is None else tuple(round(v) for v in (w.viewport.x, w.viewport.y,
                                                                         w.viewport.width, w.viewport.height))
-        return (w.window_id, w.focused, w.designated, w.incognito, w.url, w.bounds, vp)
+        return (w.window_id, w.focused, w.designated, w.incognito, w.url, w.title, w.bounds, vp)
 
     def expire(self) -> bool:
         """Tell the pipeline once about each vouching report that went stale: an extension that
@@ -182,6 +182,8 @@ class BrowserSource(NoContext):
             if r is None or not r.focused or not r.designated or r.incognito or r.url is None:
                 continue
             if now - conn.received_ns > FRESH_NS or not _same_bounds(r.bounds, window.geometry):
+                continue
+            if not _same_title(r.title, window.title):  # the window already shows another tab
                 continue
             if self._policy.site_designated(r.url):
                 return conn
@@ -273,6 +275,15 @@ def _same_bounds(bounds: tuple[int, int, int, int] | None, geometry: tuple[int, 
     if bounds is None:
         return False
     return all(abs(a - b) <= BOUNDS_SLACK_PX for a, b in zip(bounds, geometry, strict=True))
+
+
+def _same_title(tab_title: str | None, window_title: str | None) -> bool:
+    """The X window's name starts with the reported tab's title ("<tab> - Chromium"). A tab
+    switch or navigation renames the window before the extension's report arrives; until it
+    does, the window's new name (another site's) must not pass as the vouched page's."""
+    if not tab_title:
+        return True
+    return " ".join((window_title or "").split()).startswith(" ".join(tab_title.split()))
 
 
 def _viewport_rect(r: Report, window: WindowInfo) -> Rect | None:

@@ -15,11 +15,13 @@ from deskscribe.browser.manifests import (
     LAUNCHER_NAME,
     Browser,
     UserDirs,
+    installs,
     is_launcher,
     launcher_of,
     launcher_script,
     manifest,
     manifest_path,
+    record_install,
     write_launcher,
     write_manifest,
 )
@@ -65,6 +67,7 @@ def install(browser_name: BrowserOpt = "chromium", user_data_dir: ProfileOpt = N
     chosen = data_dir.expanduser().resolve() if data_dir is not None else None
     write_launcher(launcher, launcher_script(python=sys.executable, data_dir=chosen))
     write_manifest(target, manifest(browser, launcher=launcher, chromium_id=chromium_id))
+    record_install(launcher, target.resolve())
     typer.echo(f"wrote launcher {launcher} (records into {chosen or 'the configured data directory'})")
     typer.echo(f"wrote {browser.value} host manifest {target}")
 
@@ -81,10 +84,15 @@ def uninstall(browser_name: BrowserOpt = "chromium", user_data_dir: ProfileOpt =
     launcher = launcher_of(target)
     target.unlink()
     typer.echo(f"removed {browser.value} host manifest {target}")
+    if launcher is None or not is_launcher(launcher):
+        return
     others = {launcher_of(manifest_path(b, dirs)) for b in Browser} - {None}
-    if launcher is not None and launcher not in others and is_launcher(launcher):
+    still = record_install(launcher, target.resolve(), forget=True)  # profiles' manifests too
+    if launcher not in others and not still:
         launcher.unlink()
         typer.echo(f"removed launcher {launcher}")
+    elif still:
+        typer.echo(f"kept launcher {launcher}: {len(still)} other manifest(s) name it")
 
 
 @browser_app.command(hidden=True, context_settings={"ignore_unknown_options": True,
@@ -122,4 +130,8 @@ def doctor_checks(data_dir: Path) -> list[Check]:
     def status() -> dict[str, Any]:
         return request(socket_path(data_dir), {"cmd": "status"}, timeout=2.0)
 
-    return check_browser(manifests={b.value: manifest_path(b, dirs) for b in Browser}, status=status)
+    found = {b.value: manifest_path(b, dirs) for b in Browser}
+    for path in installs(data_dir.resolve() / LAUNCHER_NAME):  # profiles' own manifests
+        if path not in found.values():
+            found[f"chromium --user-data-dir {path.parent.parent}"] = path
+    return check_browser(manifests=found, status=status)

@@ -97,6 +97,12 @@ class FocusFlow:
         return {"app": info.app, "title": self._s.titles.clean(info.title), "pid": info.pid,
                 "geometry": list(info.geometry), "url": self._s.titles.clean(url)}
 
+    def check_cover(self, t: int) -> None:
+        """Asked on every input and layout change (``any_kept`` is computed once per layout)."""
+        covered = not self._s.leaf.layout.any_kept
+        if covered != self._s.gate.covered:
+            self.cover(t, covered)
+
     def cover(self, t: int, covered: bool) -> None:
         """A lock screen or full-screen prompt over every designated window: its focus is
         unchanged, but keys go to the cover, so capture stops as if focus had left."""

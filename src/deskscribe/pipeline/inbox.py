@@ -41,6 +41,12 @@ class FocusChange:
 
 
 @dataclass(frozen=True, slots=True)
+class LayoutChange:
+    """What may be kept on screen changed (a window mapped, a page area laid out): whether
+    anything designated is still visible is decided again without waiting for input."""
+
+
+@dataclass(frozen=True, slots=True)
 class ContextChange:
     """A context source changed its answer about the window in front (a browser tab switched
     or navigated): the gate decides again without a focus change."""
@@ -69,7 +75,7 @@ class FramesPaused:
     paused: bool
 
 
-Item = InputBatch | FocusChange | ContextChange | Marker | Pause | Resume | FramesPaused
+Item = InputBatch | FocusChange | LayoutChange | ContextChange | Marker | Pause | Resume | FramesPaused
 
 
 class Inbox:

@@ -42,9 +42,7 @@ class InputFlow:
                 self._focus.pause(t, None)
         if swallow:
             return
-        covered = not self._s.leaf.layout.any_kept
-        if covered != self._s.gate.covered:
-            self._focus.cover(t, covered)
+        self._focus.check_cover(t)
         if self._s.gate.paused:
             self._s.counts.inputs_paused += 1
             return

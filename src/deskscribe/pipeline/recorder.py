@@ -35,6 +35,7 @@ from deskscribe.pipeline.inbox import (
     Inbox,
     InputBatch,
     Item,
+    LayoutChange,
     Marker,
     Pause,
     Resume,
@@ -67,6 +68,7 @@ class Stats:
     frames_dropped: int = 0
     frames_unanswered: int = 0  # a page did not describe itself in time, so no frame was kept
     kept_visible: bool = False  # some designated pixels (a window or a page area) are on screen
+    ocr_pixels: int = 0  # read by OCR so far; a page that described itself needed none
 
 
 class Recorder:
@@ -109,6 +111,9 @@ class Recorder:
     def _is_enter(self, keycode: int) -> bool:
         return bool(_ENTER_KEYSYMS.intersection(self._leaf.keymap.keysyms(keycode)))
 
+    def on_layout(self) -> None:
+        self._inbox.offer(LayoutChange())
+
     def on_focus(self, mono_ns: int, info: WindowInfo | None) -> None:
         self._latest_focus = info
         self._inbox.offer(FocusChange(mono_ns, info))
@@ -120,7 +125,7 @@ class Recorder:
                      dropped=self._inbox.dropped, frames=s.frames.taken, recording_app=s.gate.app,
                      frames_paused=s.frames.paused, paused=s.gate.paused, bursts_redacted=s.typing.redacted,
                      frames_dropped=self._stage.dropped, frames_unanswered=s.frames.unanswered,
-                     kept_visible=self._leaf.layout.any_kept)
+                     kept_visible=self._leaf.layout.any_kept, ocr_pixels=self._stage.ocr_pixels)
 
     @property
     def failure(self) -> str | None:
@@ -158,7 +163,7 @@ class Recorder:
     def start(self) -> None:
         self._s.emit(0, ev.MARKER, {"marker": "start"})
         self._thread.start()
-        self._leaf.start(on_input=self.on_input, on_focus=self.on_focus)
+        self._leaf.start(on_input=self.on_input, on_focus=self.on_focus, on_layout=self.on_layout)
 
     def stop(self) -> None:
         self._leaf.stop()
@@ -202,6 +207,8 @@ class Recorder:
                     self._input.input(raw, item.secret_of(i))
             case FocusChange(mono_ns=mono_ns, window=window):
                 self._focus.focus(self._rel(mono_ns), window)
+            case LayoutChange():
+                self._focus.check_cover(self._now())
             case ContextChange():
                 self._focus.focus(self._now(), self._s.gate.window, final_frame=False)
             case Marker(name=name, data=data):

@@ -70,6 +70,10 @@ class FrameRedactor:
         self._found: OrderedDict[str, list[tuple[int, int]]] = OrderedDict()
         self.stats = RedactStats()
 
+    @property
+    def ocr_pixels(self) -> int:
+        return self.stats.ocr_pixels
+
     def add_known(self, values: Iterable[str]) -> None:
         """Values the keystroke stage replaced: boxed wherever they, or parts of them cut off
         by an edge or a line break, appear on screen."""

@@ -26,6 +26,11 @@ class Redactor(Protocol):
     def add_known(self, values: Iterable[str]) -> None: ...
     def last_line(self, pixels: np.ndarray, window: Rect) -> str: ...
 
+    @property
+    def ocr_pixels(self) -> int:
+        """Pixels OCR has read so far: none where a context source described every frame."""
+        ...
+
 
 class NoFrames:
     """For policies with ``frames = false``: any frame reaching it is a bug, never stored."""
@@ -38,6 +43,10 @@ class NoFrames:
 
     def last_line(self, pixels: np.ndarray, window: Rect) -> str:
         return ""
+
+    @property
+    def ocr_pixels(self) -> int:
+        return 0
 
 
 class FrameSink(Protocol):
@@ -61,6 +70,10 @@ class FrameStage:
         self._prompts: dict[int, bool | None] = {}
         self._thread = threading.Thread(target=self._run, name="deskscribe-redact", daemon=True)
         self._thread.start()
+
+    @property
+    def ocr_pixels(self) -> int:
+        return self._redactor.ocr_pixels
 
     @property
     def waiting(self) -> int:

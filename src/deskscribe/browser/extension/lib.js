@@ -133,9 +133,12 @@
     const dpr = Number(raw.devicePixelRatio) || 1;
     const unitsPerCss = screenUnits === "css" ? 1 : zoom || 1;
     const devicePerUnit = dpr / unitsPerCss;
-    const top = raw.screenY + raw.outerHeight - raw.innerHeight * unitsPerCss;
+    // A browser that draws its own window frame (Chromium without the window manager's
+    // decorations) puts an equal border left, right and below the page.
+    const border = Math.max(0, (raw.outerWidth - raw.innerWidth * unitsPerCss) / 2);
+    const top = raw.screenY + raw.outerHeight - raw.innerHeight * unitsPerCss - border;
     return {
-      x: raw.screenX * devicePerUnit,
+      x: (raw.screenX + border) * devicePerUnit,
       y: top * devicePerUnit,
       width: raw.innerWidth * dpr,
       height: raw.innerHeight * dpr,

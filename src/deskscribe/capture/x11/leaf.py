@@ -83,8 +83,10 @@ class X11Leaf:
         return desktop_pointer_settings(self._disp)
 
     def start(self, *, on_input: Callable[[list[RawInput]], None],
-              on_focus: Callable[[int, WindowInfo | None], None]) -> None:
+              on_focus: Callable[[int, WindowInfo | None], None],
+              on_layout: Callable[[], None] = lambda: None) -> None:
         self._on_focus = on_focus
+        self._on_layout = on_layout
         self._root.change_attributes(event_mask=X.PropertyChangeMask | X.SubstructureNotifyMask)
         self._damage = DamageStream(display_name=self._name)
         self._disp.sync()
@@ -165,6 +167,7 @@ class X11Leaf:
                 first_ms = first_ms if pending else now
                 last_ms = now
                 pending = [Rect(0, 0, self.layout.width, self.layout.height)]
+                self._on_layout()
             if focus_dirty or layout_dirty:
                 self._refresh_focus()
             due = now >= last_ms + SETTLE_MS or now >= first_ms + MAX_DELAY_MS
