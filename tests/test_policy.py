@@ -104,3 +104,12 @@ def test_every_documented_key_is_accepted() -> None:
 def test_a_region_requirement_that_does_not_exist_is_named() -> None:
     with pytest.raises(PolicyError, match=r"regions\.FR: unknown blessing in requires"):
         parse_policy({"designated_apps": ["XTerm"], "regions": {"FR": {"requires": ["blessing"]}}})
+
+
+def test_a_browser_is_an_app_like_any_other_until_the_policy_designates_sites() -> None:
+    apps = parse_policy({"version": "b1", "designated_apps": ["Chromium", "XTerm"]})
+    assert apps.is_designated("Chromium", "Personal mail - Chromium")  # as before: the whole browser
+    sites = parse_policy({"version": "b2", "designated_apps": ["Chromium", "XTerm"],
+                          "designated_sites": ["https://*.example.com/*"]})
+    assert not sites.is_designated("Chromium", "Personal mail - Chromium")  # only vouched pages now
+    assert sites.is_designated("XTerm", "shell")

@@ -111,7 +111,7 @@ class Policy:
         """True only for a known app matching a designated glob and no excluded title. A browser
         under a policy with designated sites is never designated as an app: only a page in it,
         vouched for by the browser extension, can be (see :meth:`site_designated`)."""
-        if not app or self.is_browser(app):
+        if not app or (self.designated_sites and self.is_browser(app)):
             return False
         app_l = app.casefold()
         if not any(fnmatch.fnmatchcase(app_l, g.casefold()) for g in self.designated_apps):

@@ -21,6 +21,8 @@ from PIL import Image
 from playwright.sync_api import Page
 
 from deskscribe.control import request, socket_path
+from deskscribe.geometry import Rect
+from deskscribe.redact.ocr import TesseractOcr
 from deskscribe.vdisplay import VirtualDisplay
 from tests.e2e import web
 from tests.e2e.conftest import RecorderProcess, deskscribe
@@ -113,10 +115,7 @@ def excluded_spans(events: list[dict[str, object]]) -> list[tuple[int, int]]:
 
 
 def vouched(rig: Rig) -> None:
-    """Wait until the recorder records the browser, and until it has read the page's pixels
-    (damage settles within 600 ms): a frame taken sooner rolls back to before the read."""
-    web.recording(rig.rec.data_dir, "Chromium")
-    time.sleep(0.8)
+    web.vouched(rig.rec.data_dir)
 
 
 def open_page(rig: Rig, page: Page, url: str, title: str) -> tuple[str, tuple[int, int]]:
@@ -196,7 +195,7 @@ def test_a_personal_site_in_the_same_browser_leaves_nothing(rig: Rig, crm: web.W
 def test_switching_tabs_stops_capture_at_the_switch_and_resumes_on_return(
         rig: Rig, crm: web.WebApp) -> None:
     with web.chromium(rig.vd, rig.profile) as (ctx, work):
-        win, origin = open_page(rig, work, crm.url(WORK, TICKETS), "crm: tickets")
+        win, origin = open_page(rig, work, crm.url(WORK, f"{TICKETS}?_sort=note"), "crm: tickets")
         home = ctx.new_page()
         home.goto(crm.url(HOME, HOLIDAYS))
         rig.vd.activate(win)
@@ -224,6 +223,15 @@ def test_switching_tabs_stops_capture_at_the_switch_and_resumes_on_return(
     assert any(t < switch[0] for t in frames) and any(t > switch[1] for t in frames)
     assert {e["url"] for e in kinds(events, "focus")} == {crm.url(WORK, TICKETS)}
     never_personal(rig, events)
+    ocr = TesseractOcr()
+    try:  # what a reader of the frames could see: the page, never the tab strip or address bar
+        seen = [" ".join(w.text for w in ocr.words(px, Rect(0, 0, rig.vd.width, rig.vd.height))).casefold()
+                for px in rig.frames().values()]
+    finally:
+        ocr.close()
+    assert seen and any("lease" in text for text in seen)  # the OCR reads these frames
+    for text in seen:
+        assert "holidays" not in text and "_sort" not in text and "personal" not in text, text
 
 
 def test_a_private_window_on_a_designated_site_is_not_recorded(rig: Rig, crm: web.WebApp) -> None:

@@ -19,6 +19,7 @@ from deskscribe.control import request, socket_path
 from deskscribe.vdisplay import VirtualDisplay
 from tests.e2e import web
 from tests.e2e.conftest import RecorderProcess, deskscribe
+from tests.support import geometry
 
 pytestmark = pytest.mark.slow
 
@@ -135,3 +136,141 @@ def test_only_the_designated_site_is_recorded_with_its_url_targets_and_page_pixe
         assert pixels[top + 5:].any(), f"{png.name} has no page pixels"
         shown = pixels[ey:ey + eh, ex:ex + ew]
         assert (shown == 128).all(), f"{png.name} shows the e-mail address the page reported"
+
+
+def record(vd: VirtualDisplay, tmp_path: Path, policy: str) -> tuple[RecorderProcess, Path]:
+    """The recorder under ``policy`` and a browser profile whose native host reaches it."""
+    path, data, profile = tmp_path / "policy.toml", tmp_path / "data", tmp_path / "profile"
+    path.write_text(policy)
+    web.install_host(profile, data)
+    return RecorderProcess(vd=vd, data_dir=data, policy=path).start(), profile
+
+
+def built_steps(rec: RecorderProcess, out: Path) -> list[dict[str, object]]:
+    deskscribe("build", "--data-dir", str(rec.data_dir), "--out", str(out), "--format", "jsonl")
+    return [json.loads(line) for line in (out / "steps.jsonl").read_text().splitlines()]
+
+
+def test_a_select_change_is_exported_as_select_with_the_chosen_option(
+        vd: VirtualDisplay, tmp_path: Path, site: web.WebApp) -> None:
+    rec, profile = record(vd, tmp_path, f'version = "sites-2"\ndesignated_apps = []\n'
+                                        f'designated_sites = ["http://*.example.test:{site.port}/*"]\n')
+    try:
+        with web.chromium(vd, profile) as (ctx, page):
+            page.goto(site.url(WORK, "/work/notes"))
+            origin = viewport_origin(ctx)
+            web.vouched(rec.data_dir)
+            box = click_element(vd, page, 'select[name="_filter_column"]', origin)
+            time.sleep(0.5)  # the option list is open
+            vd.xdotool("key", "Down")
+            vd.xdotool("key", "Return")
+            time.sleep(1.0)
+            chosen = page.eval_on_selector('select[name="_filter_column"]', "s => s.selectedOptions[0].text")
+        rec.stop()
+    finally:
+        rec.kill()
+    assert chosen == "id"  # the keys really chose an option
+    steps = built_steps(rec, tmp_path / "out")
+    selects = [s["action"] for s in steps if s["action"]["type"] == "select"]  # type: ignore[index]
+    assert len(selects) == 1 and selects[0]["value"] == "id", [s["action"] for s in steps]
+    target = next(s["target"] for s in steps if s["action"]["type"] == "select")  # type: ignore[index]
+    assert target["tag"] == "select" and target["selector"] == 'select[name="_filter_column"]'
+    left, top, right, bottom = target["bbox"]  # fractions of the screen
+    assert abs(left * vd.width - box["x"]) <= 2 and abs(top * vd.height - box["y"]) <= 2
+    assert abs((right - left) * vd.width - box["w"]) <= 2 and abs((bottom - top) * vd.height - box["h"]) <= 2
+
+
+def test_site_masks_are_black_in_every_frame_and_typing_into_them_is_masked(
+        vd: VirtualDisplay, tmp_path: Path, site: web.WebApp) -> None:
+    rec, profile = record(vd, tmp_path, f'''version = "sites-3"
+designated_apps = []
+designated_sites = ["http://*.example.test:{site.port}/*"]
+screenshot_interval_s = 1
+[[site_masks]]
+url = "http://work.example.test:{site.port}/work/*"
+selectors = ["table.rows-and-columns", "input[name=_filter_value]"]
+''')
+    try:
+        with web.chromium(vd, profile) as (ctx, page):
+            page.goto(site.url(WORK, "/work/notes"))
+            origin = viewport_origin(ctx)
+            web.vouched(rec.data_dir)
+            table = page.locator("table.rows-and-columns").bounding_box()
+            field = click_element(vd, page, FILTER, origin)
+            vd.xdotool("type", "--delay", "60", "supplier")
+            vd.xdotool("key", "Tab")
+            time.sleep(2.0)  # periodic frames with the field filled
+        rec.stop()
+        events = rec.dump()
+    finally:
+        rec.kill()
+    store = json.dumps(events)
+    assert "supplier" not in store and "jane.doe" not in store and "invoice" not in store
+    assert [e["text"] for e in events if e["kind"] == "text"] == ["<MASKED>"]
+    assert not [e for e in events if e["kind"] == "key_down" and e.get("char")]
+    assert table is not None
+    left, top = origin
+    shown = [(round(table["x"]) + left + 1, round(table["y"]) + top + 1, round(table["width"]) - 2, 40),
+             (round(field["x"]) + 1, round(field["y"]) + 1, round(field["w"]) - 2, round(field["h"]) - 2)]
+    out = tmp_path / "frames"
+    deskscribe("sessions", "frames", rec.session_id, "--data-dir", str(rec.data_dir), "--out", str(out))
+    pngs = sorted(out.glob("*.png"))
+    assert pngs, "no frame of the designated page was kept"
+    for png in pngs:
+        pixels = np.asarray(Image.open(png).convert("RGB"))
+        assert pixels[top + 5:].any(), f"{png.name} has no page pixels"
+        for x, y, w, h in shown:
+            assert not pixels[y:y + h, x:x + w].any(), f"{png.name} shows a masked element at {(x, y, w, h)}"
+
+
+def test_a_browser_without_the_extension_is_excluded_on_a_designated_site(
+        vd: VirtualDisplay, tmp_path: Path, site: web.WebApp) -> None:
+    rec, profile = record(vd, tmp_path, f'version = "sites-4"\ndesignated_apps = []\n'
+                                        f'designated_sites = ["http://*.example.test:{site.port}/*"]\n')
+    try:
+        with web.chromium(vd, profile, extension=False) as (_, page):
+            page.goto(site.url(WORK, "/work/notes"))
+            web.browser_window(vd, "work: notes")
+            time.sleep(2.5)  # an extension would have vouched by now
+            status = request(socket_path(rec.data_dir), {"cmd": "status"}, timeout=2.0)
+            vd.xdotool("mousemove", "300", "400")
+            vd.xdotool("click", "1")
+            vd.xdotool("type", "--delay", "40", "secret")
+            time.sleep(1.0)
+        rec.stop()
+        events = rec.dump()
+    finally:
+        rec.kill()
+    assert status["app"] is None and status["browser"]["connected"] == 0
+    assert [e["marker"] for e in events if e["kind"] == "marker"] == ["start", "excluded", "stop"]
+    assert len(events) == 3 and "example.test" not in json.dumps(events)
+
+
+def test_a_policy_without_designated_sites_records_a_designated_browser_app_as_before(
+        vd: VirtualDisplay, tmp_path: Path, site: web.WebApp) -> None:
+    rec, profile = record(vd, tmp_path, 'version = "apps-1"\ndesignated_apps = ["Chromium"]\n'
+                                        'screenshot_interval_s = 1\n')
+    try:
+        with web.chromium(vd, profile) as (_, page):
+            page.goto(site.url(WORK, "/work/notes"))
+            wx, wy, ww, _ = geometry(vd, web.browser_window(vd, "work: notes"))
+            web.recording(rec.data_dir, "Chromium")
+            status = request(socket_path(rec.data_dir), {"cmd": "status"}, timeout=2.0)
+            vd.xdotool("mousemove", "300", "400")
+            vd.xdotool("click", "1")
+            time.sleep(1.5)
+        rec.stop()
+        events = rec.dump()
+    finally:
+        rec.kill()
+    assert "browser" not in status  # no extension is asked anything: the app is designated whole
+    assert [(e["x"], e["y"]) for e in events if e["kind"] == "mouse_down"] == [(300, 400)]
+    focus = [e for e in events if e["kind"] == "focus"]
+    assert focus and all(e["app"] == "Chromium" and e["url"] is None for e in focus)
+    out = tmp_path / "frames"
+    deskscribe("sessions", "frames", rec.session_id, "--data-dir", str(rec.data_dir), "--out", str(out))
+    pngs = sorted(out.glob("*.png"))
+    assert pngs
+    for png in pngs:  # the whole client area is the app's, the tab strip included, as for any app
+        pixels = np.asarray(Image.open(png).convert("RGB"))
+        assert pixels[wy + 5:wy + 60, wx + 5:wx + ww - 5].any(), f"{png.name} lost the browser's own area"

@@ -133,25 +133,27 @@ def install_host(profile: Path, data_dir: Path) -> None:
 
 
 @contextmanager
-def chromium(vd: VirtualDisplay, profile: Path, *extra: str) -> Iterator[tuple[BrowserContext, Page]]:
+def chromium(vd: VirtualDisplay, profile: Path, *extra: str, extension: bool = True
+             ) -> Iterator[tuple[BrowserContext, Page]]:
     """Chromium as a real X window on the virtual display, with the unpacked extension and
     nothing else; Playwright drives it over CDP only for navigation and reading geometry.
     Leaving the block closes the browser (and with it the native host it started)."""
     with sync_playwright() as p:
-        ctx = _launch(p, vd, profile, *extra)
+        ctx = _launch(p, vd, profile, *extra, extension=extension)
         try:
             yield ctx, ctx.pages[0] if ctx.pages else ctx.new_page()
         finally:
             ctx.close()
 
 
-def _launch(p: Playwright, vd: VirtualDisplay, profile: Path, *extra: str) -> BrowserContext:
+def _launch(p: Playwright, vd: VirtualDisplay, profile: Path, *extra: str, extension: bool) -> BrowserContext:
     ext = deskscribe("browser", "extension-path").stdout.strip()
+    load = [f"--load-extension={ext}", f"--disable-extensions-except={ext}"] if extension else []
     x, y, w, h = WINDOW
     return p.chromium.launch_persistent_context(
         str(profile), executable_path=CHROMIUM, headless=False, env=vd.app_env, no_viewport=True,
         ignore_default_args=["--disable-extensions", "--enable-automation"],
-        args=[f"--load-extension={ext}", f"--disable-extensions-except={ext}", "--no-sandbox", "--disable-gpu",
+        args=[*load, "--no-sandbox", "--disable-gpu",
               "--no-first-run", "--disable-background-networking", "--disable-component-update",
               "--disable-sync", "--disable-quic", f"--window-position={x},{y}", f"--window-size={w},{h}",
               f"--host-resolver-rules={HOST_RULES}", *extra])
@@ -203,6 +205,13 @@ def recording(data_dir: Path, app: str | None, timeout: float = 20.0) -> None:
             return
         time.sleep(0.1)
     raise AssertionError(f"the recorder does not record {app!r}: {status}")
+
+
+def vouched(data_dir: Path) -> None:
+    """Wait until the recorder records the browser, and until it has read the page's pixels
+    (damage settles within 600 ms): a frame taken sooner rolls back to before the read."""
+    recording(data_dir, "Chromium")
+    time.sleep(0.8)
 
 
 def host_pids(data_dir: Path) -> list[int]:

@@ -392,3 +392,20 @@ def test_typing_into_a_masked_element_is_one_masked_placeholder() -> None:
     assert "colleague" not in repr(w.events)
     texts = [e.data for e in w.events if e.kind == ev.TEXT]
     assert [(t["text"], t["kinds"], t["secure"]) for t in texts] == [("<MASKED>", ["MASKED"], True)]
+
+
+def test_a_target_after_the_last_input_is_written_while_the_page_is_recorded() -> None:
+    source = Aims()
+    source.url = "http://127.0.0.1:8001/admin/"
+    made = browser_desk(source)
+    made.leaf.focus(BROWSER)
+    made.leaf.click(10, 50)
+    made.settle()
+    source.pending.append(aimed("option", made.leaf.now_ns))  # a select's choice, made with no input
+    made.recorder.targets_arrived()
+    deadline = time.monotonic() + 5
+    while source.pending and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert not source.pending, "the pipeline waited for input to take the target"
+    w = made.stop()
+    assert [e.data["name"] for e in w.events if e.kind == ev.TARGET] == ["option"]

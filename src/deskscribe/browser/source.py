@@ -58,7 +58,7 @@ class _Connection:
 class BrowserSource(NoContext):
     def __init__(self, *, policy: Policy, scanner: Scanner, mono_ns: Callable[[], int] = time.monotonic_ns,
                  wall_ms: Callable[[], float] = lambda: time.time() * 1000,
-                 on_change: Callable[[], None] = lambda: None,
+                 on_change: Callable[[], None] = lambda: None, on_target: Callable[[], None] = lambda: None,
                  expiry_check_s: float = EXPIRY_CHECK_S) -> None:
         self._policy = policy
         self._expiry_check_s = expiry_check_s
@@ -66,6 +66,7 @@ class BrowserSource(NoContext):
         self._mono_ns = mono_ns
         self._wall_ms = wall_ms
         self.on_change = on_change  # set once the recorder exists: the gate decides again
+        self.on_target = on_target  # likewise: the pipeline takes the new target
         self._lock = threading.Condition()
         self._conns: list[_Connection] = []
         self._request = 0
@@ -110,7 +111,7 @@ class BrowserSource(NoContext):
             self.dropped += 1
             return
         now = self._mono_ns()
-        changed = False
+        changed = arrived = False
         with self._lock:
             if isinstance(msg, Report):
                 if msg.focused or conn.window is None or conn.window.window_id == msg.window_id:
@@ -126,6 +127,7 @@ class BrowserSource(NoContext):
                 if msg.event == "focus":
                     conn.sensitive_now, conn.masked_now = bool(msg.sensitive), msg.masked
                 conn.targets = [*conn.targets[-(MAX_TARGETS - 1):], (self._when(msg.t_ms, now), msg)]
+                arrived = True
             elif raw.get("type") == "text" and isinstance(raw.get("request"), int):
                 conn.replies[raw["request"]] = raw
                 self._lock.notify_all()
@@ -133,6 +135,8 @@ class BrowserSource(NoContext):
                 conn.channel.send({"v": PROTOCOL, "type": "pong"})
         if changed:
             self.on_change()
+        if arrived:
+            self.on_target()
 
     def _when(self, t_ms: float, now: int) -> int:
         """The page's event time on the monotonic clock: the page stamps it with the wall clock,

@@ -105,6 +105,7 @@ def _record_session(pol: Policy, policy: Path | None, cfg: Config, dd: DataDir, 
             recorder.context_changed()
 
         browser.on_change = page_changed
+        browser.on_target = recorder.targets_arrived
     recorder.set_frames_paused(dd.free_bytes() < cfg.min_free_bytes)  # decided before any frame
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):

@@ -141,6 +141,11 @@ class Recorder:
         self._withdrawn.set()
         self.add_marker("withdraw")
 
+    def targets_arrived(self) -> None:
+        """A context source holds new targets: the pipeline writes them without waiting for
+        the next input (a select's option is chosen after the last click)."""
+        self._inbox.wake()
+
     def context_changed(self) -> None:
         """Called by a context source's thread when its answer about a window changed."""
         self._inbox.offer(ContextChange())
@@ -201,6 +206,8 @@ class Recorder:
         return max(0.0, (due - self._now()) / 1e9)
 
     def _handle(self, item: Item) -> None:
+        if isinstance(item, (FocusChange, LayoutChange, ContextChange, Pause)):
+            write_targets(self._s, self._rel)  # seen while recorded: written before the gate may close
         match item:
             case InputBatch(batch=batch):
                 for i, raw in enumerate(batch):

@@ -188,6 +188,9 @@ class X11Leaf:
                 if ev.atom in windows.name_atoms:
                     windows.retitled(ev.window.id)
                     layout_dirty = focus_dirty = True
+                elif ev.atom in windows.identity_atoms:  # an app that names itself after mapping
+                    windows.reidentified(ev.window.id)
+                    layout_dirty = focus_dirty = True
                 elif ev.atom == windows.active_atom:
                     focus_dirty = True
                 elif ev.atom == windows.stacking_atom:

@@ -30,6 +30,7 @@ class WindowTracker:
             "_NET_ACTIVE_WINDOW", "_NET_WM_NAME", "WM_NAME", "_NET_WM_PID", "WM_STATE",
             "_NET_CLIENT_LIST_STACKING", "UTF8_STRING")}
         self.name_atoms = (self._atoms["_NET_WM_NAME"], self._atoms["WM_NAME"])
+        self.identity_atoms = (Xatom.WM_CLASS, self._atoms["_NET_WM_PID"])
         self.active_atom = self._atoms["_NET_ACTIVE_WINDOW"]
         self.stacking_atom = self._atoms["_NET_CLIENT_LIST_STACKING"]
         self._clients: dict[int, int | None] = {}
@@ -39,6 +40,10 @@ class WindowTracker:
     def retitled(self, window_id: int) -> None:
         """Forget a window's cached title once its name property changed."""
         self._titles.pop(window_id, None)
+
+    def reidentified(self, window_id: int) -> None:
+        """Forget a window's cached app and pid once its WM_CLASS or _NET_WM_PID changed."""
+        self._apps.pop(window_id, None)
 
     def layout(self, width: int, height: int) -> Layout:
         """The visible window stack now, bottom to top, designated client areas kept."""
@@ -109,17 +114,19 @@ class WindowTracker:
         return None
 
     def _identity(self, client: Window) -> tuple[str | None, str | None, int | None]:
-        """(app, title, pid), cached until the window's name changes."""
+        """(app, title, pid), cached until the window's name, class or pid changes. An app
+        not named yet (Chromium maps its window first) is asked again next time."""
         cid = int(client.id)
-        if cid not in self._apps:
+        identity = self._apps.get(cid)
+        if identity is None:
             wm_class = client.get_wm_class()
             pid = client.get_full_property(self._atoms["_NET_WM_PID"], Xatom.CARDINAL)
-            self._apps[cid] = (wm_class[1] if wm_class else None,
-                               int(pid.value[0]) if pid else None)
+            identity = (wm_class[1] if wm_class else None, int(pid.value[0]) if pid else None)
+            if wm_class is not None:
+                self._apps[cid] = identity
         if cid not in self._titles:
             self._titles[cid] = self._text(client, "_NET_WM_NAME") or self._text(client, "WM_NAME")
-        app, pid_value = self._apps[cid]
-        return app, self._titles[cid], pid_value
+        return identity[0], self._titles[cid], identity[1]
 
     def _window_info(self, client: Window) -> WindowInfo:
         app, title, pid = self._identity(client)
