@@ -49,6 +49,23 @@ def cpu_ns(pid: int) -> int:
     return total
 
 
+def idle_and_floods(vd: VirtualDisplay, pid: int, out: dict[str, float], *, idle_s: float,
+                    flood_s: float) -> int:
+    """Idle CPU %, then CPU per pointer event and per key event, into ``out``; pointer events sent."""
+    c0 = cpu_ns(pid)
+    time.sleep(idle_s)
+    out["idle_cpu_pct"] = (cpu_ns(pid) - c0) / 1e9 / idle_s * 100
+    c0 = cpu_ns(pid)
+    sent = flood(vd, flood_s)
+    time.sleep(2.0)  # let the recorder drain what it queued
+    out["flood_us_per_event"] = (cpu_ns(pid) - c0) / 1e3 / sent
+    c0 = cpu_ns(pid)
+    keys = key_flood(vd, flood_s)
+    time.sleep(2.0)
+    out["key_us_per_event"] = (cpu_ns(pid) - c0) / 1e3 / keys
+    return sent
+
+
 def dir_bytes(path: Path) -> int:
     return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
 
@@ -201,17 +218,8 @@ def measure(rec: Recorder, args: argparse.Namespace) -> dict[str, float]:
             proc = rec.start(vd, work)
             time.sleep(1.0)
             if phase == "idle+flood":
-                c0 = cpu_ns(proc.pid)
-                time.sleep(args.idle_seconds)
-                out["idle_cpu_pct"] = (cpu_ns(proc.pid) - c0) / 1e9 / args.idle_seconds * 100
-                c0 = cpu_ns(proc.pid)
-                sent = flood(vd, args.flood_seconds)
-                time.sleep(2.0)  # let the recorder drain what it queued
-                out["flood_us_per_event"] = (cpu_ns(proc.pid) - c0) / 1e3 / sent
-                c0 = cpu_ns(proc.pid)
-                keys = key_flood(vd, args.flood_seconds)
-                time.sleep(2.0)
-                out["key_us_per_event"] = (cpu_ns(proc.pid) - c0) / 1e3 / keys
+                sent = idle_and_floods(vd, proc.pid, out, idle_s=args.idle_seconds,
+                                       flood_s=args.flood_seconds)
                 stop(proc)
                 out["flood_injected"] = sent
                 out["flood_dropped"] = sent - rec.flood_moves(work)

@@ -34,7 +34,7 @@ from typing import Any
 # (see bench/ingest.py).
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.capture import FLOOD_RATE, KEY_RATE, POLICY, _ours_flood_moves, cpu_ns, flood, key_flood, stop
+from bench.capture import FLOOD_RATE, KEY_RATE, POLICY, _ours_flood_moves, idle_and_floods, stop
 
 from deskscribe.browser.native_host import HELLO
 from deskscribe.control import StreamClient, open_stream, request, socket_path
@@ -134,17 +134,7 @@ def measure(config: str, args: argparse.Namespace) -> dict[str, float]:
         time.sleep(1.0)
         before = browser_status(work)  # outside every measured span
         try:
-            c0 = cpu_ns(proc.pid)
-            time.sleep(args.idle_seconds)
-            out["idle_cpu_pct"] = (cpu_ns(proc.pid) - c0) / 1e9 / args.idle_seconds * 100
-            c0 = cpu_ns(proc.pid)
-            sent = flood(vd, args.flood_seconds)
-            time.sleep(2.0)  # let the recorder drain what it queued
-            out["flood_us_per_event"] = (cpu_ns(proc.pid) - c0) / 1e3 / sent
-            c0 = cpu_ns(proc.pid)
-            keys = key_flood(vd, args.flood_seconds)
-            time.sleep(2.0)
-            out["key_us_per_event"] = (cpu_ns(proc.pid) - c0) / 1e3 / keys
+            sent = idle_and_floods(vd, proc.pid, out, idle_s=args.idle_seconds, flood_s=args.flood_seconds)
             after = browser_status(work)
         finally:
             if ext is not None:

@@ -318,13 +318,19 @@ def test_a_browser_is_recorded_only_while_a_source_vouches_for_a_designated_page
     assert finals == []  # leaving because the page changed: the screen may already show the other site
 
 
-def test_a_frame_a_covering_source_cannot_describe_is_not_kept() -> None:
-    source = Vouches()
+def clicked_on_the_admin_page(source: Vouches) -> Desk:
+    """A vouched designated page in front, clicked once, the pipeline caught up."""
     source.url = "http://127.0.0.1:8001/admin/"
     made = browser_desk(source)
     made.leaf.focus(BROWSER)
     made.leaf.click(10, 50)
     made.settle()
+    return made
+
+
+def test_a_frame_a_covering_source_cannot_describe_is_not_kept() -> None:
+    source = Vouches()
+    made = clicked_on_the_admin_page(source)
     source.describes = False
     made.leaf.advance(2000)
     made.leaf.click(10, 50)
@@ -396,11 +402,7 @@ def test_typing_into_a_masked_element_is_one_masked_placeholder() -> None:
 
 def test_a_target_after_the_last_input_is_written_while_the_page_is_recorded() -> None:
     source = Aims()
-    source.url = "http://127.0.0.1:8001/admin/"
-    made = browser_desk(source)
-    made.leaf.focus(BROWSER)
-    made.leaf.click(10, 50)
-    made.settle()
+    made = clicked_on_the_admin_page(source)
     source.pending.append(aimed("option", made.leaf.now_ns))  # a select's choice, made with no input
     made.recorder.targets_arrived()
     deadline = time.monotonic() + 5
