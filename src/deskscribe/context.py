@@ -90,6 +90,11 @@ class ContextSource(Protocol):
         """The targets seen in ``window`` since the last call; every other target is dropped."""
         ...
 
+    def action(self, window: WindowInfo, event: str, x: int, y: int, mono_ns: int) -> None:
+        """A recorded action just arrived (``pointerdown`` at screen x, y): a source that looks
+        targets up itself starts now, off the caller's thread."""
+        ...
+
     def stop(self) -> None: ...
 
 
@@ -122,6 +127,9 @@ class NoContext:
 
     def take_targets(self, window: WindowInfo) -> tuple[Target, ...]:
         return ()
+
+    def action(self, window: WindowInfo, event: str, x: int, y: int, mono_ns: int) -> None:
+        pass
 
     def stop(self) -> None:
         pass

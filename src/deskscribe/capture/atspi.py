@@ -21,6 +21,21 @@ ROLE_PASSWORD_TEXT = 40
 _FOCUS_EVENT = "object:state-changed:focused"
 
 
+def open_accessibility_bus(session_bus: str) -> Any:
+    """A connection to the desktop's accessibility bus, found through the session bus;
+    raises :class:`AccessibilityUnavailable` with the reason."""
+    from jeepney import DBusAddress, new_method_call
+    from jeepney.io.blocking import open_dbus_connection
+
+    try:
+        with open_dbus_connection(bus=session_bus) as session:
+            bus = DBusAddress("/org/a11y/bus", bus_name="org.a11y.Bus", interface="org.a11y.Bus")
+            a11y = session.send_and_get_reply(new_method_call(bus, "GetAddress"), timeout=5).body[0]
+        return open_dbus_connection(bus=a11y)
+    except Exception as exc:  # any D-Bus failure means: no accessibility here
+        raise AccessibilityUnavailable(f"AT-SPI is not reachable ({exc})") from None
+
+
 class PasswordFocus(NoContext):
     """``since(t)``: a password field has had focus at some moment after monotonic ``t``."""
 
@@ -37,13 +52,9 @@ class PasswordFocus(NoContext):
     def start(self) -> None:
         """Connect and subscribe; raises :class:`AccessibilityUnavailable` with the reason."""
         from jeepney import DBusAddress, MatchRule, message_bus, new_method_call
-        from jeepney.io.blocking import open_dbus_connection
 
+        self._conn = open_accessibility_bus(self._address)
         try:
-            with open_dbus_connection(bus=self._address) as session:
-                bus = DBusAddress("/org/a11y/bus", bus_name="org.a11y.Bus", interface="org.a11y.Bus")
-                a11y = session.send_and_get_reply(new_method_call(bus, "GetAddress"), timeout=5).body[0]
-            self._conn = open_dbus_connection(bus=a11y)
             registry = DBusAddress("/org/a11y/atspi/registry", bus_name="org.a11y.atspi.Registry",
                                    interface="org.a11y.atspi.Registry")
             self._conn.send_and_get_reply(new_method_call(registry, "RegisterEvent", "s", (_FOCUS_EVENT,)),

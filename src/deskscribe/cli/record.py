@@ -33,6 +33,7 @@ from deskscribe.run_loop import control_handler, run_until_stopped
 if TYPE_CHECKING:
     from deskscribe.browser.source import BrowserSource
     from deskscribe.capture.atspi import PasswordFocus
+    from deskscribe.capture.atspi_targets import AccessibleTargets
     from deskscribe.capture.hotkey import Hotkey
     from deskscribe.capture.terminal import EchoProbe
     from deskscribe.context import ContextSource
@@ -95,17 +96,19 @@ def _record_session(pol: Policy, policy: Path | None, cfg: Config, dd: DataDir, 
                             streams={"browser": browser.attach} if browser else {})
     dd.enforce_budget(cfg.storage_budget_bytes)
     writer = dd.create(meta)
-    contexts = _context_sources() + ([browser] if browser else [])
+    contexts = _context_sources(pol) + ([browser] if browser else [])
     recorder = Recorder(leaf=leaf, writer=writer, policy=pol, scanner=scanner, redactor=redactor,
                         hotkey=_hotkey(cfg.pause_hotkey), contexts=contexts)
     handlers.append(recorder)
+    for source in contexts:  # sources that find targets on their own thread wake the pipeline
+        if hasattr(source, "on_target"):
+            source.on_target = recorder.targets_arrived
     if browser is not None:
         def page_changed() -> None:
             leaf.relayout()
             recorder.context_changed()
 
         browser.on_change = page_changed
-        browser.on_target = recorder.targets_arrived
     recorder.set_frames_paused(dd.free_bytes() < cfg.min_free_bytes)  # decided before any frame
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -168,10 +171,10 @@ def _browser_source(pol: Policy, scanner: TextScanner) -> BrowserSource | None:
     return BrowserSource(policy=pol, scanner=scanner)
 
 
-def _context_sources() -> list[ContextSource]:
+def _context_sources(pol: Policy) -> list[ContextSource]:
     """What can tell the pipeline about the inside of windows on this desktop."""
     sources: list[ContextSource] = []
-    for source in (_password_focus(), _echo_probe()):
+    for source in (_password_focus(), _echo_probe(), _accessible_targets(pol)):
         if source is not None:
             sources.append(source)
     return sources
@@ -196,6 +199,24 @@ def _password_focus() -> PasswordFocus | None:
                    " prompts only", err=True)
         return None
     return watcher
+
+
+def _accessible_targets(pol: Policy) -> AccessibleTargets | None:
+    """The element under each click, from the accessibility bus where the desktop has one
+    (browsers report their own page's elements through the extension)."""
+    from deskscribe.capture.atspi_targets import AccessibleTargets
+    from deskscribe.errors import AccessibilityUnavailable
+
+    address = os.environ.get("DBUS_SESSION_BUS_ADDRESS")
+    if not address:
+        return None  # said once already, by the password-field check
+    targets = AccessibleTargets(session_bus=address, skip=lambda w: pol.is_browser(w.app))
+    try:
+        targets.start()
+    except AccessibilityUnavailable as exc:
+        typer.echo(f"note: {exc}; clicks are recorded without the element under them", err=True)
+        return None
+    return targets
 
 
 def _echo_probe() -> EchoProbe | None:

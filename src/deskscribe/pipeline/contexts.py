@@ -52,6 +52,10 @@ class Contexts:
     def take_targets(self, window: WindowInfo) -> list[Target]:
         return sorted((t for s in self._sources for t in s.take_targets(window)), key=lambda t: t.mono_ns)
 
+    def action(self, window: WindowInfo, event: str, x: int, y: int, mono_ns: int) -> None:
+        for s in self._sources:
+            s.action(window, event, x, y, mono_ns)
+
     def stop(self) -> None:
         for s in self._sources:
             s.stop()

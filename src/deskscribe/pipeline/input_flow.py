@@ -68,6 +68,8 @@ class InputFlow:
             self._s.emit(t, ev.SCROLL, self._s.input_map.scroll(raw))
         elif raw.code == BUTTON_PRESS and raw.detail in BUTTONS:
             self._s.typing.release()
+            if self._s.gate.window is not None:  # the lookup starts before the app acts on the press
+                self._s.contexts.action(self._s.gate.window, "pointerdown", raw.x, raw.y, raw.mono_ns)
             self._s.frames.take(t, "pre_action", raw.server_ms)
             self._s.schedule.click()
             self._s.emit(t, ev.MOUSE_DOWN, self._s.input_map.button_down(raw))

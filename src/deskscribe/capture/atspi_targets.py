@@ -1,0 +1,217 @@
+"""The element under each click, asked of the desktop's accessibility bus (AT-SPI).
+
+A press is reported by RECORD before the app acts on it (toolkits act on the release), so the
+lookup starts while the widget still exists. It runs on this source's own thread, never the
+capture threads, and within a deadline: a slow app yields no target rather than a late one.
+It speaks D-Bus through jeepney, as ``capture.atspi`` does; no library wraps the AT-SPI
+Component calls without the system's GObject bindings, which a virtualenv does not see.
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
+from typing import Any
+
+from deskscribe.capture.atspi import open_accessibility_bus
+from deskscribe.capture.base import WindowInfo
+from deskscribe.context import NoContext, Target
+from deskscribe.geometry import Rect
+
+LOOKUP_S = 0.25  # a target later than this after its press is not looked for
+MAX_PENDING = 32
+MAX_DEPTH = 40
+NULL_PATH = "/org/a11y/atspi/null"
+ROOT_PATH = "/org/a11y/atspi/accessible/root"
+SCREEN = 0  # ATSPI_COORD_TYPE_SCREEN
+# AtspiStateType bits worth a dataset's while; "disabled" is the absence of ENABLED.
+STATE_NAMES = {4: "checked", 10: "expanded", 12: "focused", 20: "pressed", 23: "selected",
+               32: "indeterminate"}
+ACCESSIBLE, COMPONENT = "org.a11y.atspi.Accessible", "org.a11y.atspi.Component"
+Node = tuple[str, str]  # (bus name, object path)
+ENABLED = 8
+
+
+def state_names(words: Sequence[int]) -> tuple[str, ...]:
+    """The AT-SPI state set (two 32-bit words) as the target's state names."""
+    bits = sum(int(w) << (32 * i) for i, w in enumerate(words[:2]))
+    names = [name for bit, name in sorted(STATE_NAMES.items()) if bits >> bit & 1]
+    if not bits >> ENABLED & 1:
+        names.append("disabled")
+    return tuple(names)
+
+
+@dataclass(frozen=True, slots=True)
+class Warm:
+    """Find the accessible application of this process before it is clicked."""
+
+    pid: int
+
+
+@dataclass(frozen=True, slots=True)
+class Press:
+    window: WindowInfo
+    x: int
+    y: int
+    mono_ns: int
+
+
+class Bus:
+    """Calls on the accessibility bus, each bounded by the time left for the lookup."""
+
+    def __init__(self, conn: Any) -> None:
+        self._conn = conn
+
+    def call(self, name: str, path: str, interface: str, method: str, deadline: float,
+             signature: str | None = None, body: tuple[Any, ...] = ()) -> Any:
+        from jeepney import DBusAddress, MessageType, new_method_call
+
+        left = deadline - time.monotonic()
+        if left <= 0:
+            raise TimeoutError("the lookup ran out of time")
+        msg = new_method_call(DBusAddress(path, bus_name=name, interface=interface), method, signature, body)
+        reply = self._conn.send_and_get_reply(msg, timeout=left)
+        if reply.header.message_type == MessageType.error:
+            raise LookupError(str(reply.body[0]) if reply.body else "AT-SPI error")
+        return reply.body[0] if reply.body else None
+
+    def acc(self, node: Node, method: str, deadline: float) -> Any:
+        return self.call(*node, ACCESSIBLE, method, deadline)
+
+    def extents(self, node: Node, deadline: float) -> Rect:
+        return Rect(*(int(v) for v in self.call(*node, COMPONENT, "GetExtents", deadline, "u", (SCREEN,))))
+
+    def at_point(self, node: Node, x: int, y: int, deadline: float) -> Node:
+        name, path = self.call(*node, COMPONENT, "GetAccessibleAtPoint", deadline, "iiu", (x, y, SCREEN))
+        return str(name), str(path)
+
+    def prop(self, name: str, path: str, prop: str, deadline: float) -> Any:
+        value = self.call(name, path, "org.freedesktop.DBus.Properties", "Get", deadline, "ss",
+                          ("org.a11y.atspi.Accessible", prop))
+        return value[1] if isinstance(value, tuple) else value
+
+    def pid_of(self, name: str, deadline: float) -> int:
+        return int(self.call("org.freedesktop.DBus", "/org/freedesktop/DBus", "org.freedesktop.DBus",
+                             "GetConnectionUnixProcessID", deadline, "s", (name,)))
+
+
+def lookup(bus: Bus, app: str, x: int, y: int, deadline: float) -> Target | None:
+    """The deepest accessible at screen point (x, y) in the app on bus name ``app``."""
+    for fname, fpath in bus.acc((app, ROOT_PATH), "GetChildren", deadline):
+        node: Node = (str(fname), str(fpath))
+        if not bus.extents(node, deadline).contains(x, y):
+            continue
+        roles = [bus.acc(node, "GetRoleName", deadline)]
+        for _ in range(MAX_DEPTH):
+            child = bus.at_point(node, x, y, deadline)
+            if child[1] == NULL_PATH or child == node:
+                break
+            node = child
+            roles.append(bus.acc(node, "GetRoleName", deadline))
+        name = bus.prop(*node, "Name", deadline)
+        return Target(mono_ns=0, source="atspi", event="pointerdown", role=str(roles[-1]),
+                      name=str(name or ""), bbox=bus.extents(node, deadline),
+                      states=state_names(bus.acc(node, "GetState", deadline)),
+                      selector=" > ".join(str(r) for r in roles))
+    return None
+
+
+class AccessibleTargets(NoContext):
+    """Targets of pointer presses in apps that export accessibility; browsers have their own."""
+
+    def __init__(self, *, session_bus: str, skip: Callable[[WindowInfo], bool] = lambda w: False,
+                 mono_ns: Callable[[], int] = time.monotonic_ns, lookup_s: float = LOOKUP_S) -> None:
+        self._address = session_bus
+        self._skip = skip
+        self._mono_ns = mono_ns
+        self._lookup_s = lookup_s
+        self._presses: queue.Queue[Press | Warm | None] = queue.Queue(maxsize=MAX_PENDING)
+        self._found: list[tuple[int | None, Target]] = []  # (the window's pid, target)
+        self._lock = threading.Lock()
+        self._apps: dict[int, str] = {}  # pid -> bus name of its accessible application
+        self._asked: set[int] = set()  # pids looked for once; a new click asks again
+        self._thread: threading.Thread | None = None
+        self._bus: Bus | None = None
+        self._conn: Any = None
+        self.missed = 0  # presses with no target: no app, too slow, or the bus refused
+        self.on_target: Callable[[], None] = lambda: None  # set once the recorder exists
+
+    def start(self) -> None:
+        """Connect; raises :class:`AccessibilityUnavailable` with the reason."""
+        self._conn = open_accessibility_bus(self._address)
+        self._bus = Bus(self._conn)
+        self._thread = threading.Thread(target=self._run, name="deskscribe-atspi-targets", daemon=True)
+        self._thread.start()
+
+    def action(self, window: WindowInfo, event: str, x: int, y: int, mono_ns: int) -> None:
+        if event != "pointerdown" or self._skip(window):
+            return
+        try:
+            self._presses.put_nowait(Press(window, x, y, mono_ns))
+        except queue.Full:
+            self.missed += 1
+
+    def take_targets(self, window: WindowInfo) -> tuple[Target, ...]:
+        """Asked after every input: an app not yet known is looked up now, before its first
+        click, so that click's lookup makes only the calls on the widget itself."""
+        with self._lock:
+            found, self._found = self._found, []
+        pid = window.pid
+        if pid is not None and pid not in self._apps and pid not in self._asked and not self._skip(window):
+            self._asked.add(pid)
+            try:
+                self._presses.put_nowait(Warm(pid))
+            except queue.Full:
+                self._asked.discard(pid)
+        return tuple(t for pid, t in found if pid == window.pid)
+
+    def stop(self) -> None:
+        if self._thread is not None:
+            self._presses.put(None)
+            self._thread.join(timeout=2)
+        if self._conn is not None:
+            self._conn.close()
+
+    def _run(self) -> None:
+        while (press := self._presses.get()) is not None:
+            if isinstance(press, Warm):
+                self._warm(press.pid)
+                continue
+            deadline = time.monotonic() + self._lookup_s - max(0, self._mono_ns() - press.mono_ns) / 1e9
+            try:
+                target = self._lookup(press, deadline)
+            except OSError:
+                return  # the bus went away: no more targets
+            except Exception:  # the app closed, refused or did not answer in time
+                target = None
+            if target is None:
+                self.missed += 1
+                continue
+            with self._lock:
+                self._found.append((press.window.pid, replace(target, mono_ns=press.mono_ns)))
+            self.on_target()
+
+    def _warm(self, pid: int) -> None:
+        try:
+            self._apps = self._applications(time.monotonic() + 1.0)
+        except Exception:  # the bus did not answer: the first click asks again
+            self._asked.discard(pid)
+
+    def _lookup(self, press: Press, deadline: float) -> Target | None:
+        assert self._bus is not None
+        pid = press.window.pid
+        if pid is None:
+            return None
+        if pid not in self._apps:
+            self._apps = self._applications(deadline)
+        app = self._apps.get(pid)
+        return None if app is None else lookup(self._bus, app, press.x, press.y, deadline)
+
+    def _applications(self, deadline: float) -> dict[int, str]:
+        assert self._bus is not None
+        apps = self._bus.acc(("org.a11y.atspi.Registry", ROOT_PATH), "GetChildren", deadline)
+        return {self._bus.pid_of(name, deadline): name for name, _ in apps}
+

@@ -1,0 +1,80 @@
+"""The accessible-at-point walk and the state names, over a scripted accessibility tree."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import pytest
+
+from deskscribe.capture.atspi_targets import NULL_PATH, ROOT_PATH, Bus, Node, lookup, state_names
+from deskscribe.geometry import Rect
+
+# path -> (role, name, extents, children)
+TREE: dict[str, tuple[str, str, tuple[int, int, int, int], list[str]]] = {
+    ROOT_PATH: ("application", "zenity", (0, 0, 0, 0), ["/1"]),
+    "/1": ("dialog", "Report", (300, 240, 200, 140), ["/2"]),
+    "/2": ("filler", "", (310, 330, 180, 40), ["/3", "/4"]),
+    "/3": ("push button", "No", (315, 339, 85, 34), []),
+    "/4": ("push button", "Yes", (404, 339, 85, 34), []),
+}
+
+
+class ScriptedBus(Bus):
+    def __init__(self, *, slow_s: float = 0.0) -> None:
+        super().__init__(conn=None)
+        self.calls = 0
+        self.slow_s = slow_s
+
+    def call(self, name: str, path: str, interface: str, method: str, deadline: float,
+             signature: str | None = None, body: tuple[Any, ...] = ()) -> Any:
+        self.calls += 1
+        time.sleep(self.slow_s)
+        if time.monotonic() > deadline:
+            raise TimeoutError("late")
+        role, label, ext, children = TREE[path]
+        if method == "GetChildren":
+            return [(name, c) for c in children]
+        if method == "GetExtents":
+            return ext
+        if method == "GetRoleName":
+            return role
+        if method == "GetState":
+            return [1 << 12 | 1 << 8, 0] if label == "Yes" else [0, 0]
+        if method == "Get":
+            return ("s", label)
+        if method == "GetAccessibleAtPoint":
+            x, y, _ = body
+            hit = [c for c in children if Rect(*TREE[c][2]).contains(x, y)]
+            return (name, hit[0]) if hit else (name, NULL_PATH)
+        raise AssertionError(method)
+
+
+def test_the_deepest_accessible_at_the_point_with_its_path_of_roles() -> None:
+    target = lookup(ScriptedBus(), ":1.5", 420, 350, time.monotonic() + 1)
+    assert target is not None
+    assert (target.role, target.name, target.bbox) == ("push button", "Yes", Rect(404, 339, 85, 34))
+    assert target.selector == "dialog > filler > push button" and target.states == ("focused",)
+
+
+def test_a_point_outside_every_window_of_the_app_has_no_target() -> None:
+    assert lookup(ScriptedBus(), ":1.5", 10, 10, time.monotonic() + 1) is None
+
+
+def test_a_slow_app_yields_no_target_rather_than_a_late_one() -> None:
+    with pytest.raises(TimeoutError):
+        lookup(ScriptedBus(slow_s=0.02), ":1.5", 420, 350, time.monotonic() + 0.05)
+
+
+@pytest.mark.parametrize(("words", "names"), [
+    ([1 << 8 | 1 << 4, 0], ("checked",)),
+    ([1 << 8 | 1 << 10 | 1 << 23, 1], ("expanded", "selected", "indeterminate")),  # bit 32 in word 2
+    ([1 << 4, 0], ("checked", "disabled")),  # not ENABLED
+])
+def test_state_names(words: list[int], names: tuple[str, ...]) -> None:
+    assert state_names(words) == names
+
+
+def test_node_is_a_bus_name_and_path() -> None:
+    node: Node = (":1.5", "/4")
+    assert ScriptedBus().at_point(node, 420, 350, time.monotonic() + 1) == (":1.5", NULL_PATH)
