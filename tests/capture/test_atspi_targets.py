@@ -51,8 +51,10 @@ class ScriptedBus(Bus):
 
 
 def test_the_deepest_accessible_at_the_point_with_its_path_of_roles() -> None:
-    target = lookup(ScriptedBus(), ":1.5", 420, 350, time.monotonic() + 1)
-    assert target is not None
+    found = lookup(ScriptedBus(), ":1.5", 420, 350, time.monotonic() + 1)
+    assert found is not None
+    target, node = found
+    assert node == (":1.5", "/4")
     assert (target.role, target.name, target.bbox) == ("push button", "Yes", Rect(404, 339, 85, 34))
     assert target.selector == "dialog > filler > push button" and target.states == ("focused",)
 

@@ -5,6 +5,7 @@ the button through AT-SPI itself, and the dialog's exit code says which button t
 from __future__ import annotations
 
 import json
+import subprocess
 import time
 from pathlib import Path
 
@@ -19,8 +20,9 @@ from tests.e2e.conftest import RecorderProcess, deskscribe
 pytestmark = pytest.mark.slow
 
 
-def button_box(vd: VirtualDisplay, label: str, timeout: float = 20.0) -> tuple[int, int, int, int]:
-    """Screen extents of the push button ``label`` in any accessible app on this desktop."""
+def accessible_box(vd: VirtualDisplay, label: str, role: str = "push button",
+                   timeout: float = 20.0) -> tuple[int, int, int, int]:
+    """Screen extents of the ``role`` named ``label`` in any accessible app on this desktop."""
     assert vd.session_bus is not None, "the virtual display has no D-Bus session"
     with open_dbus_connection(bus=vd.session_bus) as session:
         bus = DBusAddress("/org/a11y/bus", bus_name="org.a11y.Bus", interface="org.a11y.Bus")
@@ -34,7 +36,7 @@ def button_box(vd: VirtualDisplay, label: str, timeout: float = 20.0) -> tuple[i
             return conn.send_and_get_reply(msg, timeout=5).body[0]
 
         def find(node: tuple[str, str]) -> tuple[int, int, int, int] | None:
-            if call(node, "Accessible", "GetRoleName") == "push button":
+            if call(node, "Accessible", "GetRoleName") == role:
                 name = conn.send_and_get_reply(new_method_call(
                     DBusAddress(node[1], bus_name=node[0], interface="org.freedesktop.DBus.Properties"),
                     "Get", "ss", ("org.a11y.atspi.Accessible", "Name")), timeout=5).body[0][1]
@@ -50,7 +52,21 @@ def button_box(vd: VirtualDisplay, label: str, timeout: float = 20.0) -> tuple[i
             if found is not None:
                 return found
             time.sleep(0.2)
-    raise AssertionError(f"no accessible push button {label!r} appeared")
+    raise AssertionError(f"no accessible {role} {label!r} appeared")
+
+
+def press(vd: VirtualDisplay, x: int, y: int) -> None:
+    vd.xdotool("mousemove", str(x), str(y))
+    vd.xdotool("mousedown", "1")
+    time.sleep(0.1)  # as long as a person holds a button down
+    vd.xdotool("mouseup", "1")
+
+
+def recording(rec: RecorderProcess, app: str) -> None:
+    deadline = time.monotonic() + 20
+    while request(socket_path(rec.data_dir), {"cmd": "status"}, timeout=2.0)["app"] != app:
+        assert time.monotonic() < deadline, f"the recorder never recorded {app}"
+        time.sleep(0.1)
 
 
 def test_a_click_carries_the_button_under_it_even_though_the_click_closes_the_dialog(
@@ -61,16 +77,10 @@ def test_a_click_carries_the_button_under_it_even_though_the_click_closes_the_di
     try:
         dialog = vd.spawn(["zenity", "--question", "--title", "Report", "--text", "Send the report?"])
         vd.activate(vd.wait_window(name="^Report$"))
-        x, y, w, h = button_box(vd, "Yes")
-        deadline = time.monotonic() + 20
-        while request(socket_path(rec.data_dir), {"cmd": "status"}, timeout=2.0)["app"] != "Zenity":
-            assert time.monotonic() < deadline, "the recorder never recorded the dialog"
-            time.sleep(0.1)
+        x, y, w, h = accessible_box(vd, "Yes")
+        recording(rec, "Zenity")
         cx, cy = x + w // 3, y + h // 2
-        vd.xdotool("mousemove", str(cx), str(cy))
-        vd.xdotool("mousedown", "1")
-        time.sleep(0.1)  # as long as a person holds a button down
-        vd.xdotool("mouseup", "1")
+        press(vd, cx, cy)
         assert dialog.wait(timeout=10) == 0  # zenity's answer for "Yes": the click hit that button
         time.sleep(0.5)
         rec.stop()
@@ -92,3 +102,31 @@ def test_a_click_carries_the_button_under_it_even_though_the_click_closes_the_di
     steps = [json.loads(line) for line in (out / "steps.jsonl").read_text().splitlines()]
     clicks = [s for s in steps if s["action"]["type"] == "click"]
     assert len(clicks) == 1 and clicks[0]["target"]["name"] == "Yes" and clicks[0]["target"]["role"] == "push button"
+
+
+def test_a_check_box_click_carries_the_state_it_changed_to(vd: VirtualDisplay, tmp_path: Path) -> None:
+    policy = tmp_path / "policy.toml"
+    policy.write_text('version = "a11y-2"\ndesignated_apps = ["Yad"]\n')
+    rec = RecorderProcess(vd=vd, data_dir=tmp_path / "data", policy=policy).start()
+    try:
+        form = subprocess.Popen(["yad", "--form", "--title", "Settings", "--field=Remember me:CHK",
+                                 "--field=Size:CB", "FALSE", "small!medium!large"],
+                                env=vd.app_env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+        vd.activate(vd.wait_window(name="^Settings$"))
+        box = accessible_box(vd, "Remember me", role="check box")
+        ok = accessible_box(vd, "OK")
+        recording(rec, "Yad")
+        press(vd, box[0] + 8, box[1] + box[3] // 2)
+        time.sleep(0.5)
+        press(vd, ok[0] + ok[2] // 2, ok[1] + ok[3] // 2)
+        out, _ = form.communicate(timeout=10)
+        time.sleep(0.5)
+        rec.stop()
+        events = rec.dump()
+    finally:
+        rec.kill()
+    assert form.returncode == 0 and out.startswith("TRUE|"), out  # the click did check the box
+    targets = [(e["event"], e["role"], e["name"], "checked" in e["states"]) for e in events  # type: ignore[operator]
+               if e["kind"] == "target"]
+    assert targets == [("pointerdown", "check box", "Remember me", False), ("change", "check box", "Remember me", True),
+                       ("pointerdown", "push button", "OK", False)], targets

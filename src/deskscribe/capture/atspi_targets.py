@@ -22,6 +22,7 @@ from deskscribe.context import NoContext, Target
 from deskscribe.geometry import Rect
 
 LOOKUP_S = 0.25  # a target later than this after its press is not looked for
+SETTLE_S = 0.1  # the widget has acted on the release by then
 MAX_PENDING = 32
 MAX_DEPTH = 40
 NULL_PATH = "/org/a11y/atspi/null"
@@ -49,6 +50,13 @@ class Warm:
     """Find the accessible application of this process before it is clicked."""
 
     pid: int
+
+
+@dataclass(frozen=True, slots=True)
+class Release:
+    """The button came up: the pressed widget's states are read again once it has acted."""
+
+    mono_ns: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,8 +106,8 @@ class Bus:
                              "GetConnectionUnixProcessID", deadline, "s", (name,)))
 
 
-def lookup(bus: Bus, app: str, x: int, y: int, deadline: float) -> Target | None:
-    """The deepest accessible at screen point (x, y) in the app on bus name ``app``."""
+def lookup(bus: Bus, app: str, x: int, y: int, deadline: float) -> tuple[Target, Node] | None:
+    """The deepest accessible at screen point (x, y) in the app on bus name ``app``, and its node."""
     for fname, fpath in bus.acc((app, ROOT_PATH), "GetChildren", deadline):
         node: Node = (str(fname), str(fpath))
         if not bus.extents(node, deadline).contains(x, y):
@@ -115,7 +123,7 @@ def lookup(bus: Bus, app: str, x: int, y: int, deadline: float) -> Target | None
         return Target(mono_ns=0, source="atspi", event="pointerdown", role=str(roles[-1]),
                       name=str(name or ""), bbox=bus.extents(node, deadline),
                       states=state_names(bus.acc(node, "GetState", deadline)),
-                      selector=" > ".join(str(r) for r in roles))
+                      selector=" > ".join(str(r) for r in roles)), node
     return None
 
 
@@ -128,7 +136,8 @@ class AccessibleTargets(NoContext):
         self._skip = skip
         self._mono_ns = mono_ns
         self._lookup_s = lookup_s
-        self._presses: queue.Queue[Press | Warm | None] = queue.Queue(maxsize=MAX_PENDING)
+        self._presses: queue.Queue[Press | Release | Warm | None] = queue.Queue(maxsize=MAX_PENDING)
+        self._pressed: tuple[int | None, Target, Node] | None = None  # the last press's widget
         self._found: list[tuple[int | None, Target]] = []  # (the window's pid, target)
         self._lock = threading.Lock()
         self._apps: dict[int, str] = {}  # pid -> bus name of its accessible application
@@ -147,10 +156,11 @@ class AccessibleTargets(NoContext):
         self._thread.start()
 
     def action(self, window: WindowInfo, event: str, x: int, y: int, mono_ns: int) -> None:
-        if event != "pointerdown" or self._skip(window):
+        if event not in ("pointerdown", "pointerup") or self._skip(window):
             return
         try:
-            self._presses.put_nowait(Press(window, x, y, mono_ns))
+            item = Press(window, x, y, mono_ns) if event == "pointerdown" else Release(mono_ns)
+            self._presses.put_nowait(item)
         except queue.Full:
             self.missed += 1
 
@@ -182,17 +192,30 @@ class AccessibleTargets(NoContext):
                 continue
             deadline = time.monotonic() + self._lookup_s - max(0, self._mono_ns() - press.mono_ns) / 1e9
             try:
-                target = self._lookup(press, deadline)
+                found = self._released(press) if isinstance(press, Release) else self._lookup(press, deadline)
             except OSError:
                 return  # the bus went away: no more targets
             except Exception:  # the app closed, refused or did not answer in time
-                target = None
-            if target is None:
-                self.missed += 1
+                found = None
+            if found is None:
+                self.missed += isinstance(press, Press)
                 continue
             with self._lock:
-                self._found.append((press.window.pid, replace(target, mono_ns=press.mono_ns)))
+                self._found.append(found)
             self.on_target()
+
+    def _released(self, release: Release) -> tuple[int | None, Target] | None:
+        """A ``change`` target when the pressed widget's states differ once it has acted on the
+        release (a check box now checked); None when nothing changed or it is gone."""
+        pressed, self._pressed = self._pressed, None
+        if pressed is None or release.mono_ns - pressed[1].mono_ns > 2 * 10**9:
+            return None
+        time.sleep(max(0.0, SETTLE_S - (self._mono_ns() - release.mono_ns) / 1e9))
+        assert self._bus is not None
+        states = state_names(self._bus.acc(pressed[2], "GetState", time.monotonic() + self._lookup_s))
+        if states == pressed[1].states:
+            return None
+        return pressed[0], replace(pressed[1], mono_ns=release.mono_ns, event="change", states=states)
 
     def _warm(self, pid: int) -> None:
         try:
@@ -200,15 +223,21 @@ class AccessibleTargets(NoContext):
         except Exception:  # the bus did not answer: the first click asks again
             self._asked.discard(pid)
 
-    def _lookup(self, press: Press, deadline: float) -> Target | None:
+    def _lookup(self, press: Press, deadline: float) -> tuple[int | None, Target] | None:
         assert self._bus is not None
         pid = press.window.pid
+        self._pressed = None
         if pid is None:
             return None
         if pid not in self._apps:
             self._apps = self._applications(deadline)
         app = self._apps.get(pid)
-        return None if app is None else lookup(self._bus, app, press.x, press.y, deadline)
+        found = None if app is None else lookup(self._bus, app, press.x, press.y, deadline)
+        if found is None:
+            return None
+        target = replace(found[0], mono_ns=press.mono_ns)
+        self._pressed = (pid, target, found[1])
+        return pid, target
 
     def _applications(self, deadline: float) -> dict[int, str]:
         assert self._bus is not None

@@ -54,6 +54,8 @@ class InputFlow:
         elif raw.code == BUTTON_RELEASE:
             up = self._s.input_map.button_up(raw)
             if up is not None:
+                if self._s.gate.window is not None:  # a widget may change its state on the release
+                    self._s.contexts.action(self._s.gate.window, "pointerup", raw.x, raw.y, raw.mono_ns)
                 self._s.emit(t, ev.MOUSE_UP, up)
         elif not self._s.leaf.layout.designated_at(raw.x, raw.y):
             self._s.counts.inputs_excluded += 1
