@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from deskscribe.capture.atspi_targets import NULL_PATH, ROOT_PATH, Bus, Node, lookup, state_names
+from deskscribe.capture.atspi_targets import NULL_PATH, ROOT_PATH, Bus, Node, focused, lookup, state_names
 from deskscribe.geometry import Rect
 
 # path -> (role, name, extents, children)
@@ -17,7 +17,10 @@ TREE: dict[str, tuple[str, str, tuple[int, int, int, int], list[str]]] = {
     "/2": ("filler", "", (310, 330, 180, 40), ["/3", "/4"]),
     "/3": ("push button", "No", (315, 339, 85, 34), []),
     "/4": ("push button", "Yes", (404, 339, 85, 34), []),
+    "/5": ("text", "", (338, 303, 168, 34), []),
+    "/6": ("label", "Name", (294, 303, 39, 34), []),
 }
+PARENTS = {"/1": ROOT_PATH, "/2": "/1", "/3": "/2", "/4": "/2", "/5": "/2", "/6": "/2"}
 
 
 class ScriptedBus(Bus):
@@ -39,8 +42,12 @@ class ScriptedBus(Bus):
             return ext
         if method == "GetRoleName":
             return role
+        if method == "GetRelationSet":
+            return [(2, [(name, "/6")])] if path == "/5" else []
         if method == "GetState":
             return [1 << 12 | 1 << 8, 0] if label == "Yes" else [0, 0]
+        if method == "Get" and body[1] == "Parent":
+            return ("(so)", (name, PARENTS.get(path, NULL_PATH)))
         if method == "Get":
             return ("s", label)
         if method == "GetAccessibleAtPoint":
@@ -80,3 +87,9 @@ def test_state_names(words: list[int], names: tuple[str, ...]) -> None:
 def test_node_is_a_bus_name_and_path() -> None:
     node: Node = (":1.5", "/4")
     assert ScriptedBus().at_point(node, 420, 350, time.monotonic() + 1) == (":1.5", NULL_PATH)
+
+
+def test_a_focused_entry_is_named_by_its_label_and_placed_under_its_window() -> None:
+    target = focused(ScriptedBus(), (":1.5", "/5"), time.monotonic() + 1)
+    assert (target.event, target.role, target.name) == ("focus", "text", "Name")
+    assert target.selector == "dialog > filler > text" and target.bbox == Rect(338, 303, 168, 34)

@@ -8,6 +8,7 @@ import json
 import subprocess
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 from jeepney import DBusAddress, new_method_call
@@ -55,6 +56,11 @@ def accessible_box(vd: VirtualDisplay, label: str, role: str = "push button",
     raise AssertionError(f"no accessible {role} {label!r} appeared")
 
 
+def built_steps(rec: RecorderProcess, out: Path) -> list[dict[str, Any]]:
+    deskscribe("build", "--data-dir", str(rec.data_dir), "--out", str(out), "--format", "jsonl")
+    return [json.loads(line) for line in (out / "steps.jsonl").read_text().splitlines()]
+
+
 def press(vd: VirtualDisplay, x: int, y: int) -> None:
     vd.xdotool("mousemove", str(x), str(y))
     vd.xdotool("mousedown", "1")
@@ -89,7 +95,7 @@ def test_a_click_carries_the_button_under_it_even_though_the_click_closes_the_di
         rec.kill()
     downs = [e for e in events if e["kind"] == "mouse_down"]
     assert [(e["x"], e["y"]) for e in downs] == [(cx, cy)]
-    targets = [e for e in events if e["kind"] == "target"]
+    targets = [e for e in events if e["kind"] == "target" and e["event"] == "pointerdown"]
     assert len(targets) == 1, targets
     t = targets[0]
     assert (t["source"], t["event"], t["role"], t["name"]) == ("atspi", "pointerdown", "push button", "Yes")
@@ -97,9 +103,7 @@ def test_a_click_carries_the_button_under_it_even_though_the_click_closes_the_di
     assert bx <= cx < bx + bw and by <= cy < by + bh and [bx, by, bw, bh] == [x, y, w, h]
     assert str(t["selector"]).startswith("dialog > ") and str(t["selector"]).endswith(" > push button")
     assert int(t["t_ns"]) - int(downs[0]["t_ns"]) < 50_000_000  # looked up at the press, not later
-    out = tmp_path / "out"
-    deskscribe("build", "--data-dir", str(rec.data_dir), "--out", str(out), "--format", "jsonl")
-    steps = [json.loads(line) for line in (out / "steps.jsonl").read_text().splitlines()]
+    steps = built_steps(rec, tmp_path / "out")
     clicks = [s for s in steps if s["action"]["type"] == "click"]
     assert len(clicks) == 1 and clicks[0]["target"]["name"] == "Yes" and clicks[0]["target"]["role"] == "push button"
 
@@ -110,13 +114,17 @@ def test_a_check_box_click_carries_the_state_it_changed_to(vd: VirtualDisplay, t
     rec = RecorderProcess(vd=vd, data_dir=tmp_path / "data", policy=policy).start()
     try:
         form = subprocess.Popen(["yad", "--form", "--title", "Settings", "--field=Remember me:CHK",
-                                 "--field=Size:CB", "FALSE", "small!medium!large"],
+                                 "--field=Size:CB", "--field=Name", "FALSE", "small!medium!large", ""],
                                 env=vd.app_env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
         vd.activate(vd.wait_window(name="^Settings$"))
         box = accessible_box(vd, "Remember me", role="check box")
         ok = accessible_box(vd, "OK")
+        entry = accessible_box(vd, "", role="text")
         recording(rec, "Yad")
         press(vd, box[0] + 8, box[1] + box[3] // 2)
+        time.sleep(0.5)
+        press(vd, entry[0] + 10, entry[1] + entry[3] // 2)
+        vd.xdotool("type", "--delay", "50", "Ada")
         time.sleep(0.5)
         press(vd, ok[0] + ok[2] // 2, ok[1] + ok[3] // 2)
         out, _ = form.communicate(timeout=10)
@@ -125,8 +133,13 @@ def test_a_check_box_click_carries_the_state_it_changed_to(vd: VirtualDisplay, t
         events = rec.dump()
     finally:
         rec.kill()
-    assert form.returncode == 0 and out.startswith("TRUE|"), out  # the click did check the box
+    assert form.returncode == 0 and out.startswith("TRUE|") and "Ada" in out, out  # the box was checked
     targets = [(e["event"], e["role"], e["name"], "checked" in e["states"]) for e in events  # type: ignore[operator]
                if e["kind"] == "target"]
-    assert targets == [("pointerdown", "check box", "Remember me", False), ("change", "check box", "Remember me", True),
-                       ("pointerdown", "push button", "OK", False)], targets
+    clicked = [t for t in targets if t[0] != "focus"]
+    assert clicked == [("pointerdown", "check box", "Remember me", False), ("change", "check box", "Remember me", True),
+                       ("pointerdown", "text", "Name", False), ("pointerdown", "push button", "OK", False)], targets
+    assert ("focus", "text", "Name", False) in targets  # what the typing went into
+    steps = built_steps(rec, tmp_path / "out")
+    typed = [s for s in steps if s["action"]["type"] == "type"]
+    assert typed and typed[0]["target"]["role"] == "text" and typed[0]["target"]["name"] == "Name"

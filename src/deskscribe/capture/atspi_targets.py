@@ -19,6 +19,7 @@ from typing import Any
 from deskscribe.capture.atspi import open_accessibility_bus
 from deskscribe.capture.base import WindowInfo
 from deskscribe.context import NoContext, Target
+from deskscribe.errors import AccessibilityUnavailable
 from deskscribe.geometry import Rect
 
 LOOKUP_S = 0.25  # a target later than this after its press is not looked for
@@ -34,6 +35,9 @@ STATE_NAMES = {4: "checked", 10: "expanded", 12: "focused", 20: "pressed", 23: "
 ACCESSIBLE, COMPONENT = "org.a11y.atspi.Accessible", "org.a11y.atspi.Component"
 Node = tuple[str, str]  # (bus name, object path)
 ENABLED = 8
+FOCUS_EVENT = "object:state-changed:focused"
+LABELLED_BY = 2  # AtspiRelationType
+WINDOW_ROLES = frozenset({"frame", "dialog", "window", "alert", "file chooser"})
 
 
 def state_names(words: Sequence[int]) -> tuple[str, ...]:
@@ -50,6 +54,14 @@ class Warm:
     """Find the accessible application of this process before it is clicked."""
 
     pid: int
+
+
+@dataclass(frozen=True, slots=True)
+class Focus:
+    """An accessible got keyboard focus: what typing after it goes into."""
+
+    node: Node
+    mono_ns: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,12 +131,37 @@ def lookup(bus: Bus, app: str, x: int, y: int, deadline: float) -> tuple[Target,
                 break
             node = child
             roles.append(bus.acc(node, "GetRoleName", deadline))
-        name = bus.prop(*node, "Name", deadline)
         return Target(mono_ns=0, source="atspi", event="pointerdown", role=str(roles[-1]),
-                      name=str(name or ""), bbox=bus.extents(node, deadline),
+                      name=label_of(bus, node, deadline), bbox=bus.extents(node, deadline),
                       states=state_names(bus.acc(node, "GetState", deadline)),
                       selector=" > ".join(str(r) for r in roles)), node
     return None
+
+
+def label_of(bus: Bus, node: Node, deadline: float) -> str:
+    """Its own name, else the name of the label it is labelled by; never its text."""
+    name = str(bus.prop(*node, "Name", deadline) or "")
+    if not name:
+        for kind, others in bus.acc(node, "GetRelationSet", deadline):
+            if kind == LABELLED_BY and others:
+                return str(bus.prop(str(others[0][0]), str(others[0][1]), "Name", deadline) or "")
+    return name
+
+
+def focused(bus: Bus, node: Node, deadline: float) -> Target:
+    """The accessible that got keyboard focus: its label (its own name, else the label it is
+    labelled by; never its text) and the roles from its window down."""
+    name = label_of(bus, node, deadline)
+    roles, up = [str(bus.acc(node, "GetRoleName", deadline))], node
+    for _ in range(MAX_DEPTH):
+        parent = bus.prop(*up, "Parent", deadline)
+        if not parent or parent[1] in (NULL_PATH, ROOT_PATH) or roles[0] in WINDOW_ROLES:
+            break
+        up = (str(parent[0]), str(parent[1]))
+        roles.insert(0, str(bus.acc(up, "GetRoleName", deadline)))
+    return Target(mono_ns=0, source="atspi", event="focus", role=roles[-1], name=name,
+                  bbox=bus.extents(node, deadline), states=state_names(bus.acc(node, "GetState", deadline)),
+                  selector=" > ".join(roles))
 
 
 class AccessibleTargets(NoContext):
@@ -136,7 +173,7 @@ class AccessibleTargets(NoContext):
         self._skip = skip
         self._mono_ns = mono_ns
         self._lookup_s = lookup_s
-        self._presses: queue.Queue[Press | Release | Warm | None] = queue.Queue(maxsize=MAX_PENDING)
+        self._presses: queue.Queue[Press | Release | Focus | Warm | None] = queue.Queue(maxsize=MAX_PENDING)
         self._pressed: tuple[int | None, Target, Node] | None = None  # the last press's widget
         self._found: list[tuple[int | None, Target]] = []  # (the window's pid, target)
         self._lock = threading.Lock()
@@ -145,15 +182,55 @@ class AccessibleTargets(NoContext):
         self._thread: threading.Thread | None = None
         self._bus: Bus | None = None
         self._conn: Any = None
+        self._signals: Any = None  # a second connection: focus signals arrive on their own thread
+        self._stopping = threading.Event()
         self.missed = 0  # presses with no target: no app, too slow, or the bus refused
         self.on_target: Callable[[], None] = lambda: None  # set once the recorder exists
 
     def start(self) -> None:
         """Connect; raises :class:`AccessibilityUnavailable` with the reason."""
+        from jeepney import DBusAddress, MatchRule, message_bus, new_method_call
+
         self._conn = open_accessibility_bus(self._address)
         self._bus = Bus(self._conn)
+        self._signals = open_accessibility_bus(self._address)
+        registry = DBusAddress("/org/a11y/atspi/registry", bus_name="org.a11y.atspi.Registry",
+                               interface="org.a11y.atspi.Registry")
+        rule = MatchRule(type="signal", interface="org.a11y.atspi.Event.Object", member="StateChanged")
+        try:
+            self._signals.send_and_get_reply(new_method_call(registry, "RegisterEvent", "s", (FOCUS_EVENT,)),
+                                             timeout=5)
+            self._signals.send_and_get_reply(message_bus.AddMatch(rule), timeout=5)
+        except Exception as exc:  # any D-Bus failure means: no accessibility here
+            raise AccessibilityUnavailable(f"AT-SPI is not reachable ({exc})") from None
         self._thread = threading.Thread(target=self._run, name="deskscribe-atspi-targets", daemon=True)
         self._thread.start()
+        listen = threading.Thread(target=self._listen, args=(rule,), name="deskscribe-atspi-focus",
+                                  daemon=True)
+        listen.start()
+
+    def _listen(self, rule: Any) -> None:
+        from jeepney.low_level import HeaderFields
+
+        last: Node | None = None
+        with self._signals.filter(rule, bufsize=1000) as signals:
+            while not self._stopping.is_set():
+                try:
+                    msg = self._signals.recv_until_filtered(signals, timeout=0.5)
+                except TimeoutError:
+                    continue
+                except OSError:
+                    return
+                if msg.body[0] == "focused" and msg.body[1]:
+                    fields = msg.header.fields
+                    node = (str(fields.get(HeaderFields.sender)), str(fields.get(HeaderFields.path)))
+                    if node == last:  # toolkits repeat a focus; one target says it
+                        continue
+                    last = node
+                    try:
+                        self._presses.put_nowait(Focus(node, self._mono_ns()))
+                    except queue.Full:
+                        self.missed += 1
 
     def action(self, window: WindowInfo, event: str, x: int, y: int, mono_ns: int) -> None:
         if event not in ("pointerdown", "pointerup") or self._skip(window):
@@ -169,6 +246,8 @@ class AccessibleTargets(NoContext):
         click, so that click's lookup makes only the calls on the widget itself."""
         with self._lock:
             found, self._found = self._found, []
+        if self._skip(window):  # a browser's elements come from its extension
+            return ()
         pid = window.pid
         if pid is not None and pid not in self._apps and pid not in self._asked and not self._skip(window):
             self._asked.add(pid)
@@ -179,11 +258,13 @@ class AccessibleTargets(NoContext):
         return tuple(t for pid, t in found if pid == window.pid)
 
     def stop(self) -> None:
+        self._stopping.set()
         if self._thread is not None:
             self._presses.put(None)
             self._thread.join(timeout=2)
-        if self._conn is not None:
-            self._conn.close()
+        for conn in (self._conn, self._signals):
+            if conn is not None:
+                conn.close()
 
     def _run(self) -> None:
         while (press := self._presses.get()) is not None:
@@ -192,7 +273,7 @@ class AccessibleTargets(NoContext):
                 continue
             deadline = time.monotonic() + self._lookup_s - max(0, self._mono_ns() - press.mono_ns) / 1e9
             try:
-                found = self._released(press) if isinstance(press, Release) else self._lookup(press, deadline)
+                found = self._found_for(press, deadline)
             except OSError:
                 return  # the bus went away: no more targets
             except Exception:  # the app closed, refused or did not answer in time
@@ -203,6 +284,18 @@ class AccessibleTargets(NoContext):
             with self._lock:
                 self._found.append(found)
             self.on_target()
+
+    def _found_for(self, item: Press | Release | Focus, deadline: float) -> tuple[int | None, Target] | None:
+        assert self._bus is not None
+        if isinstance(item, Release):
+            return self._released(item)
+        if isinstance(item, Press):
+            return self._lookup(item, deadline)
+        pids = {name: pid for pid, name in self._apps.items()}
+        pid = pids.get(item.node[0])
+        if pid is None:
+            pid = self._bus.pid_of(item.node[0], deadline)
+        return pid, replace(focused(self._bus, item.node, deadline), mono_ns=item.mono_ns)
 
     def _released(self, release: Release) -> tuple[int | None, Target] | None:
         """A ``change`` target when the pressed widget's states differ once it has acted on the
