@@ -143,6 +143,25 @@ def check_collector(url: str | None, fetch: Callable[[], PolicyAnswer | None]) -
     return [Check("collector", OK, f"enrolled with {url}; policy {answer.get('version')}")]
 
 
+def check_accessibility(session_bus: str | None, *, probe: Callable[[str], None],
+                        qt_always_on: bool) -> list[Check]:
+    """The accessibility bus names password fields and the element under each click; without
+    it both still work from titles, prompts and nothing, so it is a warning."""
+    if not session_bus:
+        return [Check("accessibility", WARN, "no D-Bus session: password fields are known from titles and"
+                      " prompts only, and clicks carry no element", "record inside a desktop session"
+                      " (or dbus-run-session)")]
+    try:
+        probe(session_bus)
+    except DeskscribeError as exc:
+        return [Check("accessibility", WARN, f"{exc}: clicks carry no element",
+                      "apt-get install at-spi2-core (and log in again)")]
+    qt = "" if qt_always_on else "; Qt apps need QT_LINUX_ACCESSIBILITY_ALWAYS_ON=1 in their environment"
+    return [Check("accessibility", OK, "AT-SPI bus reachable: GTK apps report the element under each click"
+                  f"{qt}; Chromium and Electron apps need --force-renderer-accessibility,"
+                  " LibreOffice its Java/assistive option")]
+
+
 def check_browser(*, manifests: Mapping[str, Path], status: Callable[[], dict[str, Any]]) -> list[Check]:
     """Designated websites need the host and the extension; apps record without them, so a
     missing piece is a warning."""
@@ -193,11 +212,12 @@ def _browser_extension(status: Callable[[], dict[str, Any]]) -> Check:
 
 def run_checks(*, display_name: str | None, wayland: bool, data_dir: Path, min_free_bytes: int,
                key_store: str, collector: list[Check] | None = None, browser: list[Check] | None = None,
-               console: Console | None = None) -> bool:
+               accessibility: list[Check] | None = None, console: Console | None = None) -> bool:
     """Print every check; True when nothing is failing."""
     console = console or Console()
     checks = (check_display(display_name, wayland) + check_storage(data_dir, min_free_bytes, key_store)
-              + check_redaction() + check_demo_tools() + (collector or []) + (browser or []))
+              + check_redaction() + check_demo_tools() + (accessibility or []) + (collector or [])
+              + (browser or []))
     for c in checks:
         console.print(f"{_MARK[c.status]} [bold]{c.name}[/]: {c.detail}")
         if c.fix:

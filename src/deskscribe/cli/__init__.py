@@ -90,7 +90,8 @@ app.add_typer(dataset.datasets_app, name="datasets", rich_help_panel="Collector"
 def doctor(data_dir: DataDirOpt = None,
            display: Annotated[str | None, typer.Option(help="X display to check.")] = None) -> None:
     """Check what recording needs on this machine and say how to fix what is missing."""
-    from deskscribe.doctor import check_collector, run_checks
+    from deskscribe.capture.atspi import open_accessibility_bus
+    from deskscribe.doctor import check_accessibility, check_collector, run_checks
 
     cfg = load_config(data_dir)
     cred = enrolment.credential(cfg.data_dir)
@@ -99,7 +100,11 @@ def doctor(data_dir: DataDirOpt = None,
                     min_free_bytes=cfg.min_free_bytes, key_store=cfg.key_store,
                     collector=check_collector(cred["url"] if cred else None,
                                               lambda: collector_policy.fetch(cfg.data_dir)),
-                    browser=browser.doctor_checks(cfg.data_dir))
+                    browser=browser.doctor_checks(cfg.data_dir),
+                    accessibility=check_accessibility(
+                        os.environ.get("DBUS_SESSION_BUS_ADDRESS"),
+                        probe=lambda address: open_accessibility_bus(address).close(),
+                        qt_always_on=os.environ.get("QT_LINUX_ACCESSIBILITY_ALWAYS_ON") == "1"))
     raise typer.Exit(0 if ok else 1)
 
 
