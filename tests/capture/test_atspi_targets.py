@@ -7,7 +7,18 @@ from typing import Any
 
 import pytest
 
-from deskscribe.capture.atspi_targets import NULL_PATH, ROOT_PATH, Bus, Node, focused, lookup, state_names
+from deskscribe.capture.atspi_targets import (
+    NULL_PATH,
+    ROOT_PATH,
+    AccessibleTargets,
+    Bus,
+    Focus,
+    Node,
+    focused,
+    lookup,
+    state_names,
+)
+from deskscribe.capture.base import WindowInfo
 from deskscribe.geometry import Rect
 
 # path -> (role, name, extents, children)
@@ -35,6 +46,8 @@ class ScriptedBus(Bus):
         time.sleep(self.slow_s)
         if time.monotonic() > deadline:
             raise TimeoutError("late")
+        if method == "GetConnectionUnixProcessID":
+            return 4242
         role, label, ext, children = TREE[path]
         if method == "GetChildren":
             return [(name, c) for c in children]
@@ -93,3 +106,18 @@ def test_a_focused_entry_is_named_by_its_label_and_placed_under_its_window() -> 
     target = focused(ScriptedBus(), (":1.5", "/5"), time.monotonic() + 1)
     assert (target.event, target.role, target.name) == ("focus", "text", "Name")
     assert target.selector == "dialog > filler > text" and target.bbox == Rect(338, 303, 168, 34)
+
+
+def test_a_focus_in_an_app_that_is_not_designated_is_not_looked_at() -> None:
+    source = AccessibleTargets(session_bus="unix:path=/unused", wanted=lambda w: w.app == "Yad")
+    bus = ScriptedBus()
+    source._bus = bus  # the worker's bus, scripted; no thread runs here
+    focus = Focus((":1.5", "/5"), mono_ns=123)
+    assert source._found_for(focus, time.monotonic() + 1) is None
+    assert bus.calls == 1  # only which process sent it was asked, nothing about the element
+    other = WindowInfo(app="Zenity", title="x", pid=4242, geometry=(0, 0, 10, 10))
+    assert source.take_targets(other) == () and source._found_for(focus, time.monotonic() + 1) is None
+    designated = WindowInfo(app="Yad", title="Settings", pid=4242, geometry=(0, 0, 10, 10))
+    source.take_targets(designated)
+    found = source._found_for(focus, time.monotonic() + 1)
+    assert found is not None and found[0] == 4242 and found[1].name == "Name" and found[1].mono_ns == 123

@@ -66,7 +66,7 @@ class ScriptedLeaf:
     failure: str | None = None
     on_input: Callable[[list[RawInput]], None] | None = None
     on_focus: Callable[[int, WindowInfo | None], None] | None = None
-    on_layout: Callable[[], None] | None = None
+    on_layout: Callable[[int], None] | None = None
     now_ns: int = 1_000_000_000
     relayouts: int = 0
 
@@ -77,7 +77,7 @@ class ScriptedLeaf:
 
     def start(self, *, on_input: Callable[[list[RawInput]], None],
               on_focus: Callable[[int, WindowInfo | None], None],
-              on_layout: Callable[[], None] = lambda: None) -> None:
+              on_layout: Callable[[int], None] = lambda mono_ns: None) -> None:
         self.on_input, self.on_focus, self.on_layout = on_input, on_focus, on_layout
 
     def stop(self) -> None:

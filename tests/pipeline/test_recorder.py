@@ -242,11 +242,11 @@ def test_designated_pixels_laid_out_later_open_capture_without_waiting_for_input
     assert made.recorder.stats.recording_app is None and not made.recorder.stats.kept_visible
     made.leaf.kept = (True, False)
     assert made.leaf.on_layout is not None
-    made.leaf.on_layout()
+    made.leaf.on_layout(made.leaf.advance())
     made.settle()
     assert made.recorder.stats.recording_app == "XTerm" and made.recorder.stats.kept_visible
     made.leaf.kept = (False, False)  # and gone again: closed with no input either
-    made.leaf.on_layout()
+    made.leaf.on_layout(made.leaf.advance())
     made.settle()
     assert made.recorder.stats.recording_app is None
     w = made.stop()
@@ -411,3 +411,18 @@ def test_a_target_after_the_last_input_is_written_while_the_page_is_recorded() -
     assert not source.pending, "the pipeline waited for input to take the target"
     w = made.stop()
     assert [e.data["name"] for e in w.events if e.kind == ev.TARGET] == ["option"]
+
+
+def test_a_cover_laid_out_keeps_the_keys_typed_before_it_and_none_after() -> None:
+    made = desk()
+    made.leaf.focus(TERMINAL)
+    made.leaf.type("abc")  # typed to the terminal just before the lock screen mapped
+    made.settle()
+    made.leaf.kept = (False, False)
+    assert made.leaf.on_layout is not None
+    made.leaf.on_layout(made.leaf.advance(10))
+    made.settle()
+    made.leaf.type("locked")  # into the lock screen, though the terminal keeps focus
+    w = made.stop()
+    assert w.typed() == "abc"
+    assert "excluded" in w.markers() and "locked" not in repr(w.events)

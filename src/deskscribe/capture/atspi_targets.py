@@ -165,12 +165,15 @@ def focused(bus: Bus, node: Node, deadline: float) -> Target:
 
 
 class AccessibleTargets(NoContext):
-    """Targets of pointer presses in apps that export accessibility; browsers have their own."""
+    """Targets of presses and focus in designated apps that export accessibility. ``wanted``
+    says which windows those are (a browser's page elements come from its extension); nothing
+    of any other app is looked up, not even a focus."""
 
-    def __init__(self, *, session_bus: str, skip: Callable[[WindowInfo], bool] = lambda w: False,
+    def __init__(self, *, session_bus: str, wanted: Callable[[WindowInfo], bool] = lambda w: True,
                  mono_ns: Callable[[], int] = time.monotonic_ns, lookup_s: float = LOOKUP_S) -> None:
         self._address = session_bus
-        self._skip = skip
+        self._wanted = wanted
+        self._wanted_pids: set[int] = set()  # processes of designated windows seen so far
         self._mono_ns = mono_ns
         self._lookup_s = lookup_s
         self._presses: queue.Queue[Press | Release | Focus | Warm | None] = queue.Queue(maxsize=MAX_PENDING)
@@ -233,7 +236,7 @@ class AccessibleTargets(NoContext):
                         self.missed += 1
 
     def action(self, window: WindowInfo, event: str, x: int, y: int, mono_ns: int) -> None:
-        if event not in ("pointerdown", "pointerup") or self._skip(window):
+        if event not in ("pointerdown", "pointerup") or not self._wanted(window):
             return
         try:
             item = Press(window, x, y, mono_ns) if event == "pointerdown" else Release(mono_ns)
@@ -246,10 +249,12 @@ class AccessibleTargets(NoContext):
         click, so that click's lookup makes only the calls on the widget itself."""
         with self._lock:
             found, self._found = self._found, []
-        if self._skip(window):  # a browser's elements come from its extension
+        if not self._wanted(window):
             return ()
         pid = window.pid
-        if pid is not None and pid not in self._apps and pid not in self._asked and not self._skip(window):
+        if pid is not None:
+            self._wanted_pids.add(pid)
+        if pid is not None and pid not in self._apps and pid not in self._asked:
             self._asked.add(pid)
             try:
                 self._presses.put_nowait(Warm(pid))
@@ -295,6 +300,8 @@ class AccessibleTargets(NoContext):
         pid = pids.get(item.node[0])
         if pid is None:
             pid = self._bus.pid_of(item.node[0], deadline)
+        if pid not in self._wanted_pids:  # another app's focus: not looked at
+            return None
         return pid, replace(focused(self._bus, item.node, deadline), mono_ns=item.mono_ns)
 
     def _released(self, release: Release) -> tuple[int | None, Target] | None:

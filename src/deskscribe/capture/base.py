@@ -141,8 +141,8 @@ class Leaf(Protocol):
 
     def start(self, *, on_input: Callable[[list[RawInput]], None],
               on_focus: Callable[[int, WindowInfo | None], None],
-              on_layout: Callable[[], None] = lambda: None) -> None:
-        """``on_layout``: called from the leaf's thread after the kept layout changed."""
+              on_layout: Callable[[int], None] = lambda mono_ns: None) -> None:
+        """``on_layout(mono_ns)``: called from the leaf's thread after the kept layout changed."""
         ...
 
     def stop(self) -> None: ...

@@ -210,7 +210,7 @@ def _accessible_targets(pol: Policy) -> AccessibleTargets | None:
     address = os.environ.get("DBUS_SESSION_BUS_ADDRESS")
     if not address:
         return None  # said once already, by the password-field check
-    targets = AccessibleTargets(session_bus=address, skip=lambda w: pol.is_browser(w.app))
+    targets = AccessibleTargets(session_bus=address, wanted=lambda w: pol.is_designated(w.app, w.title))
     try:
         targets.start()
     except AccessibilityUnavailable as exc:

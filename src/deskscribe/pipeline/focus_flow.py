@@ -17,6 +17,10 @@ from deskscribe.pipeline.stages import Stages
 # keys held from this long before the notification are not attributed to the window that
 # lost focus, since they may have gone to the new one.
 FOCUS_SLACK_NS = 300_000_000
+# A cover seen in the layout is known from the moment it was laid out (the leaf sees a map
+# within milliseconds): keys before that went to the app, and a person types into a lock
+# screen only once it shows. Keys from then on are the cover's.
+COVER_SLACK_NS = 0
 
 
 class FocusFlow:
@@ -50,7 +54,7 @@ class FocusFlow:
         self.focus(t_ns, self._s.gate.window)  # the window in front now decides, as at start
 
     def focus(self, t_ns: int, info: WindowInfo | None, *, keep_current: bool = False,
-              final_frame: bool = True) -> None:
+              final_frame: bool = True, slack_ns: int = FOCUS_SLACK_NS) -> None:
         """``final_frame``: the screen still shows the designated window as it was left. Not so
         when a context source withdrew its vouching: the page in front may already be another."""
         before = self._s.gate.window
@@ -66,7 +70,7 @@ class FocusFlow:
             return
         moved = info is None or not info.same_window(before)
         if moved:  # the newest held keys may belong to the window now in front
-            self._s.counts.inputs_excluded += self._s.typing.guard.drop_keys_since(t_ns - FOCUS_SLACK_NS)
+            self._s.counts.inputs_excluded += self._s.typing.guard.drop_keys_since(t_ns - slack_ns)
         self._s.typing.release()
         if moved:
             self._s.typing.new_window()
@@ -97,17 +101,18 @@ class FocusFlow:
         return {"app": info.app, "title": self._s.titles.clean(info.title), "pid": info.pid,
                 "geometry": list(info.geometry), "url": self._s.titles.clean(url)}
 
-    def check_cover(self, t: int) -> None:
-        """Asked on every input and layout change (``any_kept`` is computed once per layout)."""
+    def check_cover(self, t: int, slack_ns: int = FOCUS_SLACK_NS) -> None:
+        """Asked on every input and, at the time it was laid out, on every layout change
+        (``any_kept`` is computed once per layout)."""
         covered = not self._s.leaf.layout.any_kept
         if covered != self._s.gate.covered:
-            self.cover(t, covered)
+            self.cover(t, covered, slack_ns)
 
-    def cover(self, t: int, covered: bool) -> None:
+    def cover(self, t: int, covered: bool, slack_ns: int = FOCUS_SLACK_NS) -> None:
         """A lock screen or full-screen prompt over every designated window: its focus is
         unchanged, but keys go to the cover, so capture stops as if focus had left."""
         self._s.gate.covered = covered
         if covered:
-            self.focus(t, None, keep_current=True)
+            self.focus(t, None, keep_current=True, slack_ns=slack_ns)
         else:
             self.focus(t, self._s.gate.window)

@@ -45,6 +45,8 @@ class LayoutChange:
     """What may be kept on screen changed (a window mapped, a page area laid out): whether
     anything designated is still visible is decided again without waiting for input."""
 
+    mono_ns: int
+
 
 @dataclass(frozen=True, slots=True)
 class ContextChange:

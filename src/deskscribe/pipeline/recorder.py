@@ -23,7 +23,7 @@ from deskscribe.capture.hotkey import Hotkey
 from deskscribe.context import ContextSource
 from deskscribe.pipeline.bursts import TypingStage
 from deskscribe.pipeline.contexts import Contexts
-from deskscribe.pipeline.focus_flow import FocusFlow
+from deskscribe.pipeline.focus_flow import COVER_SLACK_NS, FocusFlow
 from deskscribe.pipeline.frame_schedule import FrameScheduler
 from deskscribe.pipeline.framer import Framer
 from deskscribe.pipeline.gate import Gate
@@ -111,8 +111,8 @@ class Recorder:
     def _is_enter(self, keycode: int) -> bool:
         return bool(_ENTER_KEYSYMS.intersection(self._leaf.keymap.keysyms(keycode)))
 
-    def on_layout(self) -> None:
-        self._inbox.offer(LayoutChange())
+    def on_layout(self, mono_ns: int) -> None:
+        self._inbox.offer(LayoutChange(mono_ns))
 
     def on_focus(self, mono_ns: int, info: WindowInfo | None) -> None:
         self._latest_focus = info
@@ -214,8 +214,8 @@ class Recorder:
                     self._input.input(raw, item.secret_of(i))
             case FocusChange(mono_ns=mono_ns, window=window):
                 self._focus.focus(self._rel(mono_ns), window)
-            case LayoutChange():
-                self._focus.check_cover(self._now())
+            case LayoutChange(mono_ns=mono_ns):
+                self._focus.check_cover(self._rel(mono_ns), slack_ns=COVER_SLACK_NS)
             case ContextChange():
                 self._focus.focus(self._now(), self._s.gate.window, final_frame=False)
             case Marker(name=name, data=data):

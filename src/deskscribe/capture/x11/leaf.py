@@ -84,7 +84,7 @@ class X11Leaf:
 
     def start(self, *, on_input: Callable[[list[RawInput]], None],
               on_focus: Callable[[int, WindowInfo | None], None],
-              on_layout: Callable[[], None] = lambda: None) -> None:
+              on_layout: Callable[[int], None] = lambda mono_ns: None) -> None:
         self._on_focus = on_focus
         self._on_layout = on_layout
         self._root.change_attributes(event_mask=X.PropertyChangeMask | X.SubstructureNotifyMask)
@@ -167,7 +167,7 @@ class X11Leaf:
                 first_ms = first_ms if pending else now
                 last_ms = now
                 pending = [Rect(0, 0, self.layout.width, self.layout.height)]
-                self._on_layout()
+                self._on_layout(self._mono_ns())
             if focus_dirty or layout_dirty:
                 self._refresh_focus()
             due = now >= last_ms + SETTLE_MS or now >= first_ms + MAX_DELAY_MS
