@@ -176,7 +176,7 @@ class AccessibleTargets(NoContext):
         self._wanted_pids: set[int] = set()  # processes of designated windows seen so far
         self._mono_ns = mono_ns
         self._lookup_s = lookup_s
-        self._presses: queue.Queue[Press | Release | Focus | Warm | None] = queue.Queue(maxsize=MAX_PENDING)
+        self._work: queue.Queue[Press | Release | Focus | Warm | None] = queue.Queue(maxsize=MAX_PENDING)
         self._pressed: tuple[int | None, Target, Node] | None = None  # the last press's widget
         self._found: list[tuple[int | None, Target]] = []  # (the window's pid, target)
         self._lock = threading.Lock()
@@ -231,7 +231,7 @@ class AccessibleTargets(NoContext):
                         continue
                     last = node
                     try:
-                        self._presses.put_nowait(Focus(node, self._mono_ns()))
+                        self._work.put_nowait(Focus(node, self._mono_ns()))
                     except queue.Full:
                         self.missed += 1
 
@@ -240,7 +240,7 @@ class AccessibleTargets(NoContext):
             return
         try:
             item = Press(window, x, y, mono_ns) if event == "pointerdown" else Release(mono_ns)
-            self._presses.put_nowait(item)
+            self._work.put_nowait(item)
         except queue.Full:
             self.missed += 1
 
@@ -257,7 +257,7 @@ class AccessibleTargets(NoContext):
         if pid is not None and pid not in self._apps and pid not in self._asked:
             self._asked.add(pid)
             try:
-                self._presses.put_nowait(Warm(pid))
+                self._work.put_nowait(Warm(pid))
             except queue.Full:
                 self._asked.discard(pid)
         return tuple(t for pid, t in found if pid == window.pid)
@@ -265,26 +265,26 @@ class AccessibleTargets(NoContext):
     def stop(self) -> None:
         self._stopping.set()
         if self._thread is not None:
-            self._presses.put(None)
+            self._work.put(None)
             self._thread.join(timeout=2)
         for conn in (self._conn, self._signals):
             if conn is not None:
                 conn.close()
 
     def _run(self) -> None:
-        while (press := self._presses.get()) is not None:
-            if isinstance(press, Warm):
-                self._warm(press.pid)
+        while (item := self._work.get()) is not None:
+            if isinstance(item, Warm):
+                self._warm(item.pid)
                 continue
-            deadline = time.monotonic() + self._lookup_s - max(0, self._mono_ns() - press.mono_ns) / 1e9
+            deadline = time.monotonic() + self._lookup_s - max(0, self._mono_ns() - item.mono_ns) / 1e9
             try:
-                found = self._found_for(press, deadline)
+                found = self._found_for(item, deadline)
             except OSError:
                 return  # the bus went away: no more targets
             except Exception:  # the app closed, refused or did not answer in time
                 found = None
             if found is None:
-                self.missed += isinstance(press, Press)
+                self.missed += isinstance(item, Press)
                 continue
             with self._lock:
                 self._found.append(found)
