@@ -208,10 +208,12 @@ def recording(data_dir: Path, app: str | None, timeout: float = 20.0) -> None:
 
 
 def vouched(data_dir: Path) -> None:
-    """Wait until the recorder records the browser, and until it has read the page's pixels
-    (damage settles within 600 ms): a frame taken sooner rolls back to before the read."""
+    """Wait until the recorder records the browser, and until it has read the page's pixels:
+    a frame taken sooner rolls back to before the read, black where the page will be. Damage
+    settles within 600 ms, but Chromium's own window changes can hold the first read back
+    past a second on a cold machine."""
     recording(data_dir, "Chromium")
-    time.sleep(0.8)
+    time.sleep(2.0)
 
 
 def host_pids(data_dir: Path) -> list[int]:
