@@ -88,18 +88,16 @@ def status(recorder: Recorder) -> tuple[str, str]:
 
 def run_until_stopped(recorder: Recorder, writer: SessionWriter, dd: DataDir, stop: threading.Event, *,
                       duration: float | None, session_id: str, budget_bytes: int,
-                      min_free_bytes: int, indicator: Indicator | None = None) -> None:
+                      min_free_bytes: int, indicator: Indicator | None = None) -> float:
     """Live status line, storage budget and free-disk checks until a signal, the duration or a
-    capture failure ends the recording."""
+    capture failure ends the recording; returns the seconds recorded."""
     started = time.monotonic()
     tty = sys.stderr.isatty()
     next_check = 0.0
     warned_low = False
     while True:
         elapsed = time.monotonic() - started
-        if (duration is not None and elapsed >= duration) or recorder.failure or recorder.withdrawn:
-            break
-        if elapsed >= next_check:
+        if elapsed >= next_check:  # checked before any exit, so a low disk is always said
             next_check = elapsed + 5
             low = dd.free_bytes() < min_free_bytes
             if low != warned_low:
@@ -108,6 +106,8 @@ def run_until_stopped(recorder: Recorder, writer: SessionWriter, dd: DataDir, st
                 warned_low = low
             recorder.set_frames_paused(low)
             dd.enforce_budget(budget_bytes, keep=session_id)
+        if (duration is not None and elapsed >= duration) or recorder.failure or recorder.withdrawn:
+            break
         state, text = status(recorder)
         if indicator is not None:
             indicator.show(state, text)
@@ -119,3 +119,4 @@ def run_until_stopped(recorder: Recorder, writer: SessionWriter, dd: DataDir, st
             break
     if tty:
         sys.stderr.write("\n")
+    return time.monotonic() - started

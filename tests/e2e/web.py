@@ -192,7 +192,7 @@ def click(vd: VirtualDisplay, box: Box) -> None:
 
 
 def recording(data_dir: Path, app: str | None, timeout: float = 20.0) -> None:
-    """Wait until the recorder says it records ``app`` with some of its pixels laid out as kept
+    """Wait until the recorder says it records ``app`` with some of its pixels kept and read
     (None: nothing is being recorded)."""
     deadline = time.monotonic() + timeout
     status: dict[str, object] = {}
@@ -208,12 +208,9 @@ def recording(data_dir: Path, app: str | None, timeout: float = 20.0) -> None:
 
 
 def vouched(data_dir: Path) -> None:
-    """Wait until the recorder records the browser, and until it has read the page's pixels:
-    a frame taken sooner rolls back to before the read, black where the page will be. Damage
-    settles within 600 ms, but Chromium's own window changes can hold the first read back
-    past a second on a cold machine."""
+    """Wait until the recorder records the browser; "kept" in its status means the page's
+    pixels have been read, so a frame taken from now on shows the page, not black."""
     recording(data_dir, "Chromium")
-    time.sleep(2.0)
 
 
 def host_pids(data_dir: Path) -> list[int]:

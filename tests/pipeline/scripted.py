@@ -50,6 +50,7 @@ class Screen:
 
     def __init__(self) -> None:
         self.version = 0
+        self.whole_since_ms: int | None = -1  # read before the script's inputs (server time 0)
 
     def snapshot(self, before_ms: int | None) -> tuple[np.ndarray, int]:
         self.version += 1

@@ -85,6 +85,24 @@ def test_a_designated_window_records_keys_clicks_and_a_frame_before_each_action(
     assert w.markers()[0] == "start" and w.markers()[-1] == "stop"
 
 
+def test_no_frame_is_cut_before_a_revealed_window_s_pixels_are_read(d: Desk) -> None:
+    d.leaf.screen.whole_since_ms = None  # the terminal was just revealed; its pixels are unread
+    d.leaf.focus(TERMINAL)
+    d.leaf.click(10, 10)
+    d.settle()
+    assert not d.recorder.stats.kept_visible
+    d.leaf.screen.whole_since_ms = 0  # read, but at the click's own moment: after the action
+    d.leaf.type("l")
+    d.settle()
+    d.leaf.screen.whole_since_ms = -1  # read before the next key
+    d.leaf.type("s")
+    w = d.stop()
+    assert w.typed() == "ls"
+    frames = [e for e in w.events if e.kind == ev.FRAME]
+    assert frames and frames[0].t_ns > next(e.t_ns for e in w.events if e.kind == ev.KEY_DOWN)
+    assert d.recorder.stats.kept_visible
+
+
 def test_a_non_designated_window_leaves_one_excluded_marker_and_nothing_else(d: Desk) -> None:
     d.leaf.focus(TERMINAL)
     d.leaf.focus(CHAT)

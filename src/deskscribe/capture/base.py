@@ -123,6 +123,11 @@ class ScreenSource(Protocol):
 
     def snapshot(self, before_ms: int | None) -> tuple[np.ndarray, int]: ...
 
+    @property
+    def whole_since_ms(self) -> int | None:
+        """Server time from which every kept pixel is in the model; None while some are unread."""
+        ...
+
 
 class Leaf(Protocol):
     """An OS capture backend, started and stopped by the recorder."""

@@ -25,6 +25,17 @@ class ScreenModel:
         self._undo: deque[tuple[int, int, int, np.ndarray]] = deque()
         self._lock = threading.Lock()
         self.version = 0
+        self.whole_since_ms: int | None = None  # see stale()
+
+    def stale(self) -> None:
+        """More pixels are kept than were read: until the next read, the model shows black where
+        the page or window is, and no frame should be cut from it."""
+        self.whole_since_ms = None
+
+    def read_whole(self, server_ms: int) -> None:
+        """Every kept pixel has been read as of ``server_ms``."""
+        if self.whole_since_ms is None:
+            self.whole_since_ms = server_ms
 
     def patch(self, x: int, y: int, bgra: np.ndarray, keep: np.ndarray, server_ms: int) -> None:
         """Write ``bgra`` at (x, y); pixels where ``keep`` is False become black."""

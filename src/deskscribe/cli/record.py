@@ -52,23 +52,26 @@ def record(
     duration: Annotated[float | None, typer.Option(help="Stop after this many seconds.")] = None,
     display: Annotated[str | None, typer.Option(help="X display (default: $DISPLAY).")] = None,
 ) -> None:
-    """Record the designated apps until Ctrl+C, SIGTERM or --duration; then seal the session.
+    """Record the designated apps until Ctrl+C, SIGTERM or --duration (seconds of recording, not
+    counting start-up); then seal the session.
     Under a collector's policy, a newly published policy seals the session and recording goes
     on under the new one when its notice is acknowledged."""
     cfg, dd = open_datadir(data_dir)
-    started = time.monotonic()
+    left = duration
     while True:
         pol = collector_policy.resolve(policy, cfg.data_dir)
-        left = None if duration is None else max(0.0, duration - (time.monotonic() - started))
-        if not _record_session(pol, policy, cfg, dd, left, display):
+        changed, recorded_s = _record_session(pol, policy, cfg, dd, left, display)
+        if not changed:
             return
+        left = None if left is None else max(0.0, left - recorded_s)
         typer.echo("the collector published a new policy; the session is sealed and recording goes on"
                    " under the new one", err=True)
 
 
 def _record_session(pol: Policy, policy: Path | None, cfg: Config, dd: DataDir, duration: float | None,
-                    display: str | None) -> bool:
-    """One session under one policy; True when it ended because a new policy was published."""
+                    display: str | None) -> tuple[bool, float]:
+    """One session under one policy: whether it ended because a new policy was published, and
+    for how many seconds it recorded."""
     from deskscribe.capture import open_leaf
     from deskscribe.pipeline.recorder import Recorder
 
@@ -124,9 +127,9 @@ def _record_session(pol: Policy, policy: Path | None, cfg: Config, dd: DataDir, 
     typer.echo(f"recording session {meta.session_id} (designated: {', '.join(pol.designated_apps)});"
                f" Ctrl+C stops{', ' + cfg.pause_hotkey + ' pauses' if cfg.pause_hotkey else ''}", err=True)
     try:
-        run_until_stopped(recorder, writer, dd, stop, duration=duration, session_id=meta.session_id,
-                          budget_bytes=cfg.storage_budget_bytes, min_free_bytes=cfg.min_free_bytes,
-                          indicator=tray)
+        recorded_s = run_until_stopped(
+            recorder, writer, dd, stop, duration=duration, session_id=meta.session_id,
+            budget_bytes=cfg.storage_budget_bytes, min_free_bytes=cfg.min_free_bytes, indicator=tray)
     finally:
         control.stop()
         if tray is not None:
@@ -146,7 +149,7 @@ def _record_session(pol: Policy, policy: Path | None, cfg: Config, dd: DataDir, 
                f"{s.inputs_excluded} inputs outside designated apps and {s.inputs_paused} while paused"
                " not recorded, "
                f"{s.dropped + writer.dropped} dropped")
-    return watch is not None and watch.changed
+    return watch is not None and watch.changed, recorded_s
 
 
 def _tray(display: str | None, recorder: Recorder, stop: threading.Event) -> TrayIndicator | None:

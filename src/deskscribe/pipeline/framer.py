@@ -39,7 +39,7 @@ class Framer:
         if not self._enabled or self.paused or not self._gate.capturing:
             return None
         layout = self._leaf.layout
-        if not layout.any_kept:
+        if not layout.any_kept or not self._read_by(before_ms):
             return None
         pixels, version = self._leaf.screen.snapshot(before_ms)
         if not self._schedule.changed(version) and only_if_changed:
@@ -59,3 +59,9 @@ class Framer:
         self._emit(ev.Event(t_ns=t, kind=ev.FRAME, data={
             "frame_id": frame_id, "reason": reason, "region": [box.x, box.y, box.width, box.height]}))
         return frame_id
+
+    def _read_by(self, before_ms: int | None) -> bool:
+        """Whether the model held every kept pixel at the frame's moment: right after a window or
+        page is revealed its pixels are not read yet, and no frame beats a black one."""
+        since = self._leaf.screen.whole_since_ms
+        return since is not None and (before_ms is None or since < before_ms)

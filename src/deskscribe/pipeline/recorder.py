@@ -67,7 +67,7 @@ class Stats:
     bursts_redacted: int = 0
     frames_dropped: int = 0
     frames_unanswered: int = 0  # a page did not describe itself in time, so no frame was kept
-    kept_visible: bool = False  # some designated pixels (a window or a page area) are on screen
+    kept_visible: bool = False  # designated pixels (a window or a page area) are on screen and read
     ocr_pixels: int = 0  # read by OCR so far; a page that described itself needed none
 
 
@@ -121,11 +121,13 @@ class Recorder:
     @property
     def stats(self) -> Stats:
         s = self._s
+        shown = self._leaf.layout.any_kept and self._leaf.screen.whole_since_ms is not None
         return Stats(inputs_excluded=s.counts.inputs_excluded, inputs_paused=s.counts.inputs_paused,
                      dropped=self._inbox.dropped, frames=s.frames.taken, recording_app=s.gate.app,
                      frames_paused=s.frames.paused, paused=s.gate.paused, bursts_redacted=s.typing.redacted,
                      frames_dropped=self._stage.dropped, frames_unanswered=s.frames.unanswered,
-                     kept_visible=self._leaf.layout.any_kept, ocr_pixels=self._stage.ocr_pixels)
+                     kept_visible=shown,
+                     ocr_pixels=self._stage.ocr_pixels)
 
     @property
     def failure(self) -> str | None:

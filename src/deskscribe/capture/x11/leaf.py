@@ -66,6 +66,7 @@ class X11Leaf:
         self.keymap = X11Keymap(self._disp)
         self._windows = WindowTracker(disp=self._disp, policy=policy, page_area=page_area)
         self._relayout = False
+        self._whole_pending = True  # kept pixels not yet read since the kept area last grew
         self._server_clock = ServerClock(mono_ns=mono_ns)
         self._wake_r, self._wake_w = os.pipe()
         self._ready = threading.Event()
@@ -217,6 +218,9 @@ class X11Leaf:
         for r, bgra in shots:
             self.screen.patch(r.x, r.y, bgra,
                               mask[r.y:r.y + r.height, r.x:r.x + r.width], t)
+        if self._whole_pending:  # a layout change made the whole screen pending: all was read
+            self._whole_pending = False
+            self.screen.read_whole(t)
         return True
 
     def _refresh_layout(self) -> bool:
@@ -224,6 +228,9 @@ class X11Leaf:
         layout = self._windows.layout(self.layout.width, self.layout.height)
         if layout == self.layout:
             return False
+        if layout.visible_kept != self.layout.visible_kept:  # stale before a frame can see it
+            self._whole_pending = True
+            self.screen.stale()
         self.layout = layout
         return True
 
