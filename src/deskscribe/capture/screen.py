@@ -33,7 +33,8 @@ class ScreenModel:
         self.whole_since_ms = None
 
     def read_whole(self, server_ms: int) -> None:
-        """Every kept pixel has been read as of ``server_ms``."""
+        """A read succeeded at ``server_ms``: the first one after stale() covered every kept pixel
+        (the leaf reads the whole screen after a layout change)."""
         if self.whole_since_ms is None:
             self.whole_since_ms = server_ms
 

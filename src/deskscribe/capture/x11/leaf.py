@@ -66,7 +66,6 @@ class X11Leaf:
         self.keymap = X11Keymap(self._disp)
         self._windows = WindowTracker(disp=self._disp, policy=policy, page_area=page_area)
         self._relayout = False
-        self._whole_pending = True  # kept pixels not yet read since the kept area last grew
         self._server_clock = ServerClock(mono_ns=mono_ns)
         self._wake_r, self._wake_w = os.pipe()
         self._ready = threading.Event()
@@ -218,9 +217,9 @@ class X11Leaf:
         for r, bgra in shots:
             self.screen.patch(r.x, r.y, bgra,
                               mask[r.y:r.y + r.height, r.x:r.x + r.width], t)
-        if self._whole_pending:  # a layout change made the whole screen pending: all was read
-            self._whole_pending = False
-            self.screen.read_whole(t)
+        # A layout change that made the model stale also made the whole screen pending, so
+        # this read, the first to succeed since, covered every kept pixel.
+        self.screen.read_whole(t)
         return True
 
     def _refresh_layout(self) -> bool:
@@ -229,7 +228,6 @@ class X11Leaf:
         if layout == self.layout:
             return False
         if layout.visible_kept != self.layout.visible_kept:  # stale before a frame can see it
-            self._whole_pending = True
             self.screen.stale()
         self.layout = layout
         return True
