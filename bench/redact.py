@@ -5,7 +5,7 @@ designated window is a text document: typing bursts appended to lines, cursor mo
 clicks, scrolls by three lines and the occasional new page. In one run, on one core:
   1. deskscribe's redactor (OCR only where the screen changed, boxes kept elsewhere);
   2. the baseline: OCR of the whole window for every frame, then the same scanners;
-  3. text scanning of typing bursts (Presidio patterns + secret rules + deny-list).
+  3. text scanning of typing bursts (PII patterns + secret rules + deny-list).
 
     .venv/bin/python bench/redact.py [--frames 300] [--baseline-every 15]
 """

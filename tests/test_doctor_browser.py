@@ -87,7 +87,8 @@ class RunningRecorder:
     """A control server answering status as the recorder does, with or without browser reports."""
 
     def __init__(self, data: Path, source: BrowserSource | None) -> None:
-        recorder = cast(Recorder, SimpleNamespace(stats=SimpleNamespace(recording_app=None, kept_visible=False, ocr_pixels=0)))
+        recorder = cast(Recorder, SimpleNamespace(stats=SimpleNamespace(recording_app=None, kept_visible=False, ocr_pixels=0,
+                                                                          frames_described=0)))
         handle = control_handler(lambda: recorder, "s1", browser=source)
         streams = {} if source is None else {"browser": source.attach}
         self.server = ControlServer(path=socket_path(data), handle=handle, streams=streams)

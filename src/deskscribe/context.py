@@ -82,8 +82,10 @@ class ContextSource(Protocol):
         """This source must describe every frame of ``window``: without an answer, no frame."""
         ...
 
-    def visible_text(self, window: WindowInfo) -> VisibleText | None:
-        """The text shown in ``window`` now, scanned; None when it cannot say in time."""
+    def visible_text(self, window: WindowInfo, mono_ns: int) -> VisibleText | None:
+        """The text ``window`` showed at monotonic ``mono_ns`` (a frame's moment), scanned; None
+        when it cannot say in time, or cannot be sure the text it read is what the pixels of
+        that moment show."""
         ...
 
     def take_targets(self, window: WindowInfo) -> tuple[Target, ...]:
@@ -91,8 +93,9 @@ class ContextSource(Protocol):
         ...
 
     def action(self, window: WindowInfo, event: str, x: int, y: int, mono_ns: int) -> None:
-        """A recorded action just arrived (``pointerdown`` at screen x, y): a source that looks
-        targets up itself starts now, off the caller's thread."""
+        """A recorded action just arrived (``pointerdown``/``pointerup`` at screen x, y,
+        ``scroll`` there, or ``keydown``): a source that looks targets up itself starts now,
+        off the caller's thread, and one that describes text knows the text may change."""
         ...
 
     def stop(self) -> None: ...
@@ -122,7 +125,7 @@ class NoContext:
     def covers(self, window: WindowInfo) -> bool:
         return False
 
-    def visible_text(self, window: WindowInfo) -> VisibleText | None:
+    def visible_text(self, window: WindowInfo, mono_ns: int) -> VisibleText | None:
         return None
 
     def take_targets(self, window: WindowInfo) -> tuple[Target, ...]:

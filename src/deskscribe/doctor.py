@@ -101,11 +101,13 @@ def check_redaction() -> list[Check]:
     from deskscribe.redact.ocr import find_tessdata
 
     checks = []
-    if importlib.util.find_spec("presidio_analyzer") is None:
-        checks.append(Check("text redaction", FAIL, "Presidio is not installed",
+    missing = [name for name in ("phonenumbers", "stdnum", "publicsuffixlist")
+               if importlib.util.find_spec(name) is None]
+    if missing:
+        checks.append(Check("text redaction", FAIL, f"missing {', '.join(missing)}",
                             "pip install 'deskscribe[capture]'"))
     else:
-        checks.append(Check("text redaction", OK, "Presidio pattern recognizers (offline)"))
+        checks.append(Check("text redaction", OK, "PII patterns and secret rules (offline)"))
     tessdata = find_tessdata()
     if importlib.util.find_spec("tesserocr") is None or tessdata is None:
         checks.append(Check("screenshot redaction", FAIL, "Tesseract (tesserocr + English model) missing",

@@ -61,7 +61,8 @@ def control_handler(get_recorder: Callable[[], Recorder], session_id: str, *,
         if cmd == "status":
             stats = recorder.stats
             reply = {"ok": True, "session": session_id, "app": stats.recording_app,
-                     "kept": stats.kept_visible, "ocr_pixels": stats.ocr_pixels}
+                     "kept": stats.kept_visible, "ocr_pixels": stats.ocr_pixels,
+                     "described": stats.frames_described}
             if browser is not None:
                 reply["browser"] = {"connected": browser.connected, "protocol": PROTOCOL,
                                     "dropped": browser.dropped}

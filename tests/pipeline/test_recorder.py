@@ -300,7 +300,7 @@ class Vouches(NoContext):
     def covers(self, window: WindowInfo) -> bool:
         return window.app == "Chromium"
 
-    def visible_text(self, window: WindowInfo) -> VisibleText | None:
+    def visible_text(self, window: WindowInfo, mono_ns: int) -> VisibleText | None:
         return VisibleText(region=Rect(0, 20, 100, 80), opaque=()) if self.describes else None
 
 

@@ -1,4 +1,4 @@
-"""Text redaction rules, table-driven against the real Presidio recognizers (offline)."""
+"""Text redaction rules, table-driven against the real detectors (offline)."""
 
 from __future__ import annotations
 

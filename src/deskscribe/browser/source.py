@@ -260,7 +260,11 @@ class BrowserSource(NoContext):
     def covers(self, window: WindowInfo) -> bool:
         return self._policy.is_browser(window.app)
 
-    def visible_text(self, window: WindowInfo) -> VisibleText | None:
+    def visible_text(self, window: WindowInfo, mono_ns: int = 0) -> VisibleText | None:
+        """The page as last reported: the extension reports every change of the page, and a
+        frame waits for a page's report (``covers``), so the moment is not needed."""
+        if not self.covers(window):
+            return None
         area = self.page_area(window)
         page = None if area is None else self.page(window)
         if area is None or page is None:

@@ -87,6 +87,12 @@ class Bus:
 
     def call(self, name: str, path: str, interface: str, method: str, deadline: float,
              signature: str | None = None, body: tuple[Any, ...] = ()) -> Any:
+        reply = self.reply(name, path, interface, method, deadline, signature, body)
+        return reply[0] if reply else None
+
+    def reply(self, name: str, path: str, interface: str, method: str, deadline: float,
+              signature: str | None = None, body: tuple[Any, ...] = ()) -> tuple[Any, ...]:
+        """The reply's whole body (some AT-SPI methods return several values)."""
         from jeepney import DBusAddress, MessageType, new_method_call
 
         left = deadline - time.monotonic()
@@ -96,7 +102,7 @@ class Bus:
         reply = self._conn.send_and_get_reply(msg, timeout=left)
         if reply.header.message_type == MessageType.error:
             raise LookupError(str(reply.body[0]) if reply.body else "AT-SPI error")
-        return reply.body[0] if reply.body else None
+        return tuple(reply.body)
 
     def acc(self, node: Node, method: str, deadline: float) -> Any:
         return self.call(*node, ACCESSIBLE, method, deadline)

@@ -34,6 +34,7 @@ if TYPE_CHECKING:
     from deskscribe.browser.source import BrowserSource
     from deskscribe.capture.atspi import PasswordFocus
     from deskscribe.capture.atspi_targets import AccessibleTargets
+    from deskscribe.capture.atspi_text import AccessibleText
     from deskscribe.capture.hotkey import Hotkey
     from deskscribe.capture.terminal import EchoProbe
     from deskscribe.context import ContextSource
@@ -99,7 +100,7 @@ def _record_session(pol: Policy, policy: Path | None, cfg: Config, dd: DataDir, 
                             streams={"browser": browser.attach} if browser else {})
     dd.enforce_budget(cfg.storage_budget_bytes)
     writer = dd.create(meta)
-    contexts = _context_sources(pol) + ([browser] if browser else [])
+    contexts = _context_sources(pol, scanner) + ([browser] if browser else [])
     recorder = Recorder(leaf=leaf, writer=writer, policy=pol, scanner=scanner, redactor=redactor,
                         hotkey=_hotkey(cfg.pause_hotkey), contexts=contexts)
     handlers.append(recorder)
@@ -174,10 +175,11 @@ def _browser_source(pol: Policy, scanner: TextScanner) -> BrowserSource | None:
     return BrowserSource(policy=pol, scanner=scanner)
 
 
-def _context_sources(pol: Policy) -> list[ContextSource]:
+def _context_sources(pol: Policy, scanner: TextScanner) -> list[ContextSource]:
     """What can tell the pipeline about the inside of windows on this desktop."""
     sources: list[ContextSource] = []
-    for source in (_password_focus(), _echo_probe(), _accessible_targets(pol)):
+    for source in (_password_focus(), _echo_probe(), _accessible_targets(pol),
+                   _accessible_text(pol, scanner)):
         if source is not None:
             sources.append(source)
     return sources
@@ -220,6 +222,24 @@ def _accessible_targets(pol: Policy) -> AccessibleTargets | None:
         typer.echo(f"note: {exc}; clicks are recorded without the element under them", err=True)
         return None
     return targets
+
+
+def _accessible_text(pol: Policy, scanner: TextScanner) -> AccessibleText | None:
+    """Text widgets read from the accessibility bus, so OCR skips them (screenshots only)."""
+    from deskscribe.browser.page import ScanCache
+    from deskscribe.capture.atspi_text import AccessibleText
+    from deskscribe.errors import AccessibilityUnavailable
+
+    address = os.environ.get("DBUS_SESSION_BUS_ADDRESS")
+    if not address or not pol.frames:
+        return None
+    text = AccessibleText(session_bus=address, scanner=ScanCache(scanner=scanner),
+                          wanted=lambda w: pol.is_designated(w.app, w.title) and not pol.is_browser(w.app))
+    try:
+        text.start()
+    except AccessibilityUnavailable:
+        return None  # said once already, by the password-field check
+    return text
 
 
 def _echo_probe() -> EchoProbe | None:

@@ -35,17 +35,18 @@ class Contexts:
     def page_area(self, window: WindowInfo) -> Rect | None:
         return next((r for s in self._sources if (r := s.page_area(window)) is not None), None)
 
-    def frame_text(self, window: WindowInfo | None) -> tuple[bool, list[VisibleText]]:
+    def frame_text(self, window: WindowInfo | None, mono_ns: int) -> tuple[bool, list[VisibleText]]:
         """(answered, texts): ``answered`` is False when a source that covers ``window`` could
-        not describe the frame, which must then be dropped."""
+        not describe the frame, which must then be dropped; a source that does not cover it
+        may describe part of it, and where none does, OCR reads."""
         if window is None:
             return True, []
         texts: list[VisibleText] = []
         for s in self._sources:
-            if s.covers(window):
-                text = s.visible_text(window)
-                if text is None:
-                    return False, []
+            text = s.visible_text(window, mono_ns)
+            if text is None and s.covers(window):
+                return False, []
+            if text is not None:
                 texts.append(text)
         return True, texts
 

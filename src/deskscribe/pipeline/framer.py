@@ -11,7 +11,7 @@ from deskscribe.geometry import union
 from deskscribe.pipeline.contexts import Contexts
 from deskscribe.pipeline.frame_schedule import FrameScheduler
 from deskscribe.pipeline.gate import Gate
-from deskscribe.pipeline.page_boxes import apply_texts
+from deskscribe.pipeline.page_boxes import apply_texts, uncovered
 from deskscribe.redact.stage import FrameStage
 from deskscribe.store import SessionWriter
 
@@ -19,8 +19,9 @@ from deskscribe.store import SessionWriter
 class Framer:
     def __init__(self, *, leaf: Leaf, writer: SessionWriter, stage: FrameStage, gate: Gate,
                  schedule: FrameScheduler, contexts: Contexts, enabled: bool,
-                 emit: Callable[[ev.Event], None]) -> None:
+                 emit: Callable[[ev.Event], None], t0_ns: int = 0) -> None:
         self._contexts = contexts
+        self._t0 = t0_ns
         self._leaf = leaf
         self._writer = writer
         self._stage = stage
@@ -31,6 +32,7 @@ class Framer:
         self.paused = False  # low disk: events go on, screenshots wait
         self.taken = 0
         self.unanswered = 0  # frames dropped because a context source could not describe them
+        self.described = 0  # frames a context source described, at least in part
 
     def take(self, t: int, reason: str, before_ms: int | None, *, only_if_changed: bool = False,
              prompt_window: Rect | None = None) -> int | None:
@@ -44,14 +46,17 @@ class Framer:
         pixels, version = self._leaf.screen.snapshot(before_ms)
         if not self._schedule.changed(version) and only_if_changed:
             return None
-        answered, texts = self._contexts.frame_text(self._gate.window)
+        answered, texts = self._contexts.frame_text(self._gate.window, t + self._t0)
         if not answered:  # the page did not describe itself in time: no frame rather than a guess
             self.unanswered += 1
             return None
         kept = layout.visible_kept
         read = kept
         if texts:
+            assert self._gate.window is not None  # texts describe the focused window
+            texts = uncovered(texts, layout.windows, Rect(*self._gate.window.geometry))
             pixels, read = apply_texts(pixels, kept, texts)
+            self.described += 1
         frame_id = self._writer.reserve_frame_id()
         self._stage.submit(frame_id, t, pixels, read, prompt_window)  # stored only once redacted
         self.taken += 1

@@ -65,6 +65,8 @@ class InputFlow:
             self._s.emit(t, ev.MOUSE_MOVE, self._s.input_map.motion(raw))
         elif raw.code == BUTTON_PRESS and raw.detail in SCROLL:
             self._s.typing.release()
+            if self._s.gate.window is not None:  # the text shown moves: a described frame waits
+                self._s.contexts.action(self._s.gate.window, "scroll", raw.x, raw.y, raw.mono_ns)
             if self._s.schedule.scroll(t):
                 self._s.frames.take(t, "pre_action", raw.server_ms)
             self._s.emit(t, ev.SCROLL, self._s.input_map.scroll(raw))
@@ -79,6 +81,8 @@ class InputFlow:
     def _key(self, t: int, raw: RawInput, secret: bool) -> None:
         keysyms = self._s.leaf.keymap.keysyms(raw.detail)
         if raw.code == KEY_PRESS:
+            if self._s.gate.window is not None:  # the text shown may change
+                self._s.contexts.action(self._s.gate.window, "keydown", 0, 0, raw.mono_ns)
             key = self._s.input_map.press(raw, keysyms)
             typing = key.typing
             if not typing:

@@ -4,6 +4,7 @@ only where the source could not describe the pixels (images, canvas) or nothing 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 
 import numpy as np
 
@@ -19,6 +20,17 @@ NOTHING_TO_READ = Rect(0, 0, 0, 0)
 def _within(rects: Sequence[Rect], region: Rect) -> list[Rect]:
     out = [intersect(r, region) for r in rects]
     return [r for r in out if r.width > 0 and r.height > 0]
+
+
+def uncovered(texts: Sequence[VisibleText], windows: Sequence[tuple[Rect, bool]], own: Rect
+              ) -> list[VisibleText]:
+    """The texts as described, except where another window lies above the described window
+    over a text's region (a tooltip, a pop-up, another app): the source did not see that, so
+    OCR reads the whole region, and the source's boxes still apply."""
+    rects = [r for r, _ in windows]
+    above = rects[rects.index(own) + 1:] if own in rects else rects
+    return [replace(t, opaque=None) if _within([r for r in above if r != t.region], t.region) else t
+            for t in texts]  # a page's own area is laid out as a window of its own: not a cover
 
 
 def apply_texts(pixels: np.ndarray, kept: Sequence[Rect], texts: Sequence[VisibleText]

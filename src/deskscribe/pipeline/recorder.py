@@ -69,6 +69,7 @@ class Stats:
     frames_unanswered: int = 0  # a page did not describe itself in time, so no frame was kept
     kept_visible: bool = False  # designated pixels (a window or a page area) are on screen and read
     ocr_pixels: int = 0  # read by OCR so far; a page that described itself needed none
+    frames_described: int = 0  # a context source described part of the frame's text
 
 
 class Recorder:
@@ -126,8 +127,8 @@ class Recorder:
                      dropped=self._inbox.dropped, frames=s.frames.taken, recording_app=s.gate.app,
                      frames_paused=s.frames.paused, paused=s.gate.paused, bursts_redacted=s.typing.redacted,
                      frames_dropped=self._stage.dropped, frames_unanswered=s.frames.unanswered,
-                     kept_visible=shown,
-                     ocr_pixels=self._stage.ocr_pixels)
+                     kept_visible=shown, ocr_pixels=self._stage.ocr_pixels,
+                     frames_described=s.frames.described)
 
     @property
     def failure(self) -> str | None:
@@ -265,6 +266,6 @@ def _stages(*, leaf: Leaf, writer: SessionWriter, policy: Policy, scanner: Scann
     return Stages(leaf=leaf, policy=policy, gate=gate, input_map=InputMapper(), schedule=schedule,
                   typing=typing, contexts=contexts, counts=Counts(),
                   frames=Framer(leaf=leaf, writer=writer, stage=stage, gate=gate, schedule=schedule,
-                                contexts=contexts, enabled=policy.frames, emit=typing.emit),
+                                contexts=contexts, enabled=policy.frames, emit=typing.emit, t0_ns=t0_ns),
                   titles=TitleCleaner(scanner=scanner, synthetic=policy.synthetic_values,
                                       on_redacted=stage.add_known))

@@ -1,8 +1,8 @@
 """Finding and replacing sensitive text: PII, secrets and an organisation deny-list.
 
-PII uses Presidio's pattern recognizers (Luhn-checked cards, e-mail, phone, IBAN, US SSN, IP)
-with its no-op NLP engine, so nothing is downloaded and no model is loaded. Presidio has no
-detector for credentials, so the secret rules (well-known token prefixes, JWTs, private-key
+PII comes from :mod:`deskscribe.redact.pii` (Presidio's pattern recognizers: Luhn-checked
+cards, e-mail, phone, IBAN, US SSN, IP), so nothing is downloaded and no model is loaded. No
+library detects credentials, so the secret rules (well-known token prefixes, JWTs, private-key
 headers, high-entropy strings) are written here.
 """
 
@@ -14,14 +14,14 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from itertools import pairwise
-from typing import Any
+
+from deskscribe.redact.pii import pii_spans
 
 SECRET = "SECRET"
 PASSWORD = "PASSWORD"
 MASKED = "MASKED"  # typed into a part of a page the policy masks: neither its text nor its kind kept
 DENIED = "NAME"
 PII_ENTITIES = ("CREDIT_CARD", "EMAIL_ADDRESS", "PHONE_NUMBER", "IBAN_CODE", "US_SSN", "IP_ADDRESS")
-MIN_SCORE = 0.3
 
 _SECRET_PATTERNS = [re.compile(p) for p in (
     r"-----BEGIN [A-Z ]*PRIVATE KEY-----",
@@ -38,7 +38,6 @@ _SECRET_PATTERNS = [re.compile(p) for p in (
 )]
 _TOKEN = re.compile(r"[A-Za-z0-9_\-+/=.]{20,}")
 _TOKEN_PART = re.compile(r"[A-Za-z0-9_\-+/=.]+")
-_SSN = re.compile(r"\b\d{3}-\d{2}-\d{4}\b")
 
 
 @dataclass(frozen=True, slots=True)
@@ -174,22 +173,15 @@ def merge(findings: Iterable[Finding]) -> list[Finding]:
 
 
 class TextScanner:
-    """All detectors behind one call. Building it loads Presidio (about two seconds), so
-    the recorder builds one before capture starts."""
+    """All detectors behind one call, built once so a deny-list is compiled once."""
 
     def __init__(self, *, deny_list: Sequence[str] = ()) -> None:
         self._deny = tuple(deny_list)
-        self._analyzer = _presidio()
 
     def scan(self, text: str) -> list[Finding]:
         if not text.strip():
             return []
-        found = [Finding(r.start, r.end, r.entity_type)
-                 for r in self._analyzer.analyze(text, language="en", entities=list(PII_ENTITIES))
-                 if r.score >= MIN_SCORE]
-        # Presidio's SSN recognizer skips numbers it thinks were never issued; a number in
-        # SSN shape is redacted regardless.
-        found += [Finding(m.start(), m.end(), "US_SSN") for m in _SSN.finditer(text)]
+        found = [Finding(*span) for span in pii_spans(text)]
         return merge(found + secret_findings(text) + deny_findings(text, self._deny))
 
 
@@ -235,36 +227,3 @@ def _luhn_check_digit(digits: Sequence[int]) -> int:
         d = d * 2 if i % 2 == 0 else d
         total += d - 9 if d > 9 else d
     return (10 - total % 10) % 10
-
-
-def _presidio() -> Any:
-    from presidio_analyzer import AnalyzerEngine, RecognizerRegistry
-    from presidio_analyzer.nlp_engine import NoOpNlpEngine
-    from presidio_analyzer.predefined_recognizers import (
-        CreditCardRecognizer,
-        EmailRecognizer,
-        IbanRecognizer,
-        IpRecognizer,
-        PhoneRecognizer,
-        UsSsnRecognizer,
-    )
-
-    registry = RecognizerRegistry(recognizers=[
-        CreditCardRecognizer(), _offline_email_recognizer(EmailRecognizer), IbanRecognizer(),
-        IpRecognizer(), PhoneRecognizer(), UsSsnRecognizer()])
-    engine = NoOpNlpEngine(models=[{"lang_code": "en", "model_name": "none"}])
-    return AnalyzerEngine(registry=registry, nlp_engine=engine, supported_languages=["en"])
-
-
-def _offline_email_recognizer(base: type) -> Any:
-    """Presidio's e-mail check calls tldextract, which fetches the public-suffix list from the
-    internet on first use; this one uses the snapshot tldextract ships."""
-    import tldextract
-
-    extract = tldextract.TLDExtract(suffix_list_urls=(), cache_dir=None)
-
-    class OfflineEmailRecognizer(base):  # type: ignore[misc]
-        def validate_result(self, pattern_text: str) -> bool:
-            return bool(extract(pattern_text).fqdn)
-
-    return OfflineEmailRecognizer()
