@@ -11,9 +11,11 @@ from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+from deskscribe import instructions
 from deskscribe.errors import DataKeyError, StoreError
 from deskscribe.events import FRAME, Event, SessionMeta
 from deskscribe.frame_codec import FrameSource, whole_frame
+from deskscribe.instructions import Annotation
 from deskscribe.keystore import KeyBackend, load_or_create_key
 from deskscribe.outbox import Outbox
 from deskscribe.sealer import Sealer
@@ -107,15 +109,27 @@ class DataDir:
         tmp = path.with_name(path.name + ".rewrite")  # not *.db: never listed as a session
         self._copy(session_id, tmp, drop_events=drop_events, drop_frames=drop_frames,
                    extra={"events_deleted_in_review": len(drop_events)})
-        self.delete(session_id)
+        _unlink_session_files(path)  # its annotations stay: they name episodes by time
+        self.outbox.drop_copy(session_id)
         os.replace(tmp, path)
+
+    def annotate(self, session_id: str, annotation: Annotation) -> None:
+        """Set an episode's instruction beside the sealed session, which stays untouched."""
+        path = instructions.sidecar(self.path_of(session_id))
+        sealer = self._sealer(session_id)
+        given = instructions.read(path, sealer)
+        instructions.write(path, sealer, instructions.with_annotation(given, annotation))
 
     def write_upload_copy(self, session_id: str, dest: Path) -> None:
         """What leaves the device: the session with every time rounded down to the policy's
         timing precision (the notice promises no finer timing leaves)."""
         with self.open(session_id) as reader:
             precision_ms = max(1, int(reader.meta.extra.get("timing_precision_ms", 1)))
-        self._copy(session_id, dest, precision_ns=precision_ms * 1_000_000)
+            given = reader.annotations()
+        precision_ns = precision_ms * 1_000_000
+        extra: dict[str, object] = {
+            instructions.META_KEY: [a.to_json() for a in instructions.coarse(given, precision_ns)]}
+        self._copy(session_id, dest, precision_ns=precision_ns, extra=extra if given else None)
 
     def _copy(self, session_id: str, dest: Path, *, drop_events: AbstractSet[int] = frozenset(),
               drop_frames: AbstractSet[int] = frozenset(), precision_ns: int = 1,
@@ -156,8 +170,8 @@ class DataDir:
         path = self.path_of(session_id)
         if not path.exists():
             raise StoreError(f"no session {session_id}; see `deskscribe sessions list`")
-        for p in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
-            p.unlink(missing_ok=True)
+        _unlink_session_files(path)
+        instructions.remove(instructions.sidecar(path))
         self.outbox.drop_copy(session_id)  # made from what is gone now
 
     def total_bytes(self) -> int:
@@ -181,6 +195,11 @@ class DataDir:
     def free_bytes(self) -> int:
         self.root.mkdir(parents=True, exist_ok=True)
         return shutil.disk_usage(self.root).free
+
+
+def _unlink_session_files(path: Path) -> None:
+    for p in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
+        p.unlink(missing_ok=True)
 
 
 def _coarse(t_ns: int, precision_ns: int) -> int:

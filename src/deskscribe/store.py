@@ -18,9 +18,11 @@ from pathlib import Path
 from types import TracebackType
 from typing import Self
 
+from deskscribe import instructions
 from deskscribe.errors import StoreError
 from deskscribe.events import Event, SessionMeta
 from deskscribe.frame_codec import FrameRecord
+from deskscribe.instructions import Annotation
 from deskscribe.sealer import Sealer
 
 COMMIT_INTERVAL_S = 0.25
@@ -184,6 +186,14 @@ class SessionReader:
             rows = json.loads(zlib.decompress(self._sealer.open(blob, slot=f"chunk/{first}")))
             for event_id, t_ns, kind, data in rows:
                 yield event_id, Event(t_ns=t_ns, kind=kind, data=data)
+
+    def annotations(self) -> list[Annotation]:
+        """Instructions given in review: from the file beside this one, or, in an upload copy
+        (which has none beside it), from its metadata."""
+        beside = instructions.sidecar(self.path)
+        if beside.exists():
+            return instructions.read(beside, self._sealer)
+        return instructions.from_meta(self.meta.extra)
 
     def counts(self) -> tuple[int, int, int]:
         """(events, frames, last event t_ns) without decrypting anything."""

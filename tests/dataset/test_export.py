@@ -6,8 +6,11 @@ from pathlib import Path
 import pytest
 
 from deskscribe.dataset.export import EXPORTERS, FORMATS, open_exporter
+from deskscribe.dataset.export.agentnet import AgentNetExporter
+from deskscribe.dataset.export.agentnetbench import AgentNetBenchExporter
 from deskscribe.dataset.export.base import BuildSummary, ExportEpisode, ExportStep
 from deskscribe.dataset.export.chat import ChatExporter
+from deskscribe.dataset.export.grounding import GroundingExporter
 from deskscribe.dataset.export.hf import HFExporter
 from deskscribe.dataset.export.jsonl import JsonlExporter
 
@@ -20,9 +23,10 @@ def episode() -> ExportEpisode:
 
 
 def test_every_format_has_one_exporter_named_for_it() -> None:
-    assert FORMATS == ("hf", "jsonl", "chat")
-    assert {"hf": HFExporter, "jsonl": JsonlExporter, "chat": ChatExporter} == EXPORTERS
-    with pytest.raises(ValueError, match="unknown format 'csv'; choose one of hf, jsonl, chat"):
+    assert FORMATS == ("hf", "jsonl", "chat", "agentnet", "agentnetbench", "grounding")
+    assert {"hf": HFExporter, "jsonl": JsonlExporter, "chat": ChatExporter, "agentnet": AgentNetExporter,
+            "agentnetbench": AgentNetBenchExporter, "grounding": GroundingExporter} == EXPORTERS
+    with pytest.raises(ValueError, match="unknown format 'csv'; choose one of hf, jsonl, chat, agentnet,"):
         open_exporter("csv", out=Path("unused"))
 
 
@@ -37,7 +41,9 @@ def test_making_an_exporter_touches_nothing_until_it_is_opened(tmp_path: Path, f
         exporter.close(BuildSummary(fmt=fmt))
     files = {str(p.relative_to(out)) for p in out.rglob("*") if p.is_file()}
     assert "README.md" in files
-    assert {"hf": "data/train-00000.parquet", "jsonl": "images/e1/0000.png", "chat": "chat.jsonl"}[fmt] in files
+    assert {"hf": "data/train-00000.parquet", "jsonl": "images/e1/0000.png", "chat": "chat.jsonl",
+            "agentnet": "agentnet.jsonl", "agentnetbench": "e1.json",
+            "grounding": "README.md"}[fmt] in files  # a step without a target is no grounding row
 
 
 def test_leaving_on_an_error_closes_the_files_and_writes_no_card(tmp_path: Path) -> None:

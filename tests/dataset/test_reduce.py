@@ -2,7 +2,8 @@ from typing import Any
 
 import pytest
 
-from deskscribe.dataset.reduce import ReduceParams, reduce_events, simplify
+from deskscribe.dataset.actions import Action
+from deskscribe.dataset.reduce import ReduceParams, drop_no_ops, reduce_events, simplify
 from deskscribe.events import Event
 
 MS = 1_000_000
@@ -132,6 +133,14 @@ CASES: list[tuple[str, list[Event], list[tuple[str, dict[str, Any]]]]] = [
                         ev(300, "mouse_move", x=100, y=120)] + key(2500, "f5"),
      [("drag", {"x": 10, "y": 10, "x2": 100, "y2": 120, "button": "left", "keys": []}),
       ("key", {"keys": ["f5"]})]),
+    ("a wheel event that moved nothing is no step", [ev(0, "scroll", x=5, y=5, dx=0, dy=0)] + key(100, "f5"),
+     [("key", {"keys": ["f5"]})]),
+    ("resting where a scroll left the pointer is no move",
+     [ev(0, "scroll", x=40, y=40, dx=0, dy=2), ev(100, "mouse_move", x=60, y=60), ev(200, "mouse_move", x=40, y=40)]
+     + key(2500, "f5"), [("scroll", {"x": 40, "y": 40, "dx": 0, "dy": 2}), ("key", {"keys": ["f5"]})]),
+    ("a press pulled away and brought back is a click, not a drag",
+     down(0, 10, 10) + [ev(50, "mouse_move", x=80, y=80), ev(100, "mouse_up", x=10, y=10, button="left")],
+     [at(10, 10)]),
 ]
 
 
@@ -174,3 +183,18 @@ def test_a_window_retitling_itself_does_not_split_a_typing_burst() -> None:
 def test_another_window_ends_the_burst() -> None:
     events = _focus(0, "notes") + typed(10, "Qu") + _focus(215, "other", pid=8) + typed(300, "arterly")
     assert actions(events) == [("type", {"text": "Qu"}), ("type", {"text": "arterly"})]
+
+
+def test_steps_that_change_nothing_are_dropped_and_the_rest_kept() -> None:
+    def a(kind: str, **fields: Any) -> Action:
+        return Action(kind, 0, 0, fields, (1,))
+
+    kept = drop_no_ops([
+        a("drag", x=5, y=5, x2=5, y2=5, button="left", keys=[]),  # ends where it started
+        a("type", text=""), a("scroll", x=5, y=5, dx=0, dy=0),
+        a("click", x=5, y=5, button="left", count=1, keys=[]),
+        a("move", x=5, y=5),  # the click left the pointer there
+        a("drag", x=5, y=5, x2=9, y2=5, button="left", keys=[]), a("move", x=5, y=5),
+        a("scroll", x=9, y=5, dx=-1, dy=0), a("type", text="a"), a("key", keys=["f5"])])
+    assert [(k.type, k.fields.get("x")) for k in kept] == [
+        ("click", 5), ("drag", 5), ("move", 5), ("scroll", 9), ("type", None), ("key", None)]

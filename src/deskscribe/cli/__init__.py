@@ -23,9 +23,11 @@ from deskscribe.cli import (
     contributor,
     dataset,
     enrolment,
+    evaluate,
     record,
     review,
     sessions,
+    stats,
 )
 from deskscribe.cli.config import DataDirOpt, load_config
 from deskscribe.errors import DeskscribeError, UserError
@@ -83,6 +85,8 @@ app.add_typer(consent.consent_app, name="consent", rich_help_panel="Recording")
 app.add_typer(browser.browser_app, name="browser", rich_help_panel="Recording")
 app.command(rich_help_panel="Sessions and datasets")(dataset.build)
 app.command(rich_help_panel="Sessions and datasets")(dataset.replay)
+app.command(rich_help_panel="Sessions and datasets")(stats.stats)
+app.command("eval", rich_help_panel="Sessions and datasets")(evaluate.evaluate)
 app.add_typer(dataset.datasets_app, name="datasets", rich_help_panel="Collector")
 
 

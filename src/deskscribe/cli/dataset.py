@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -12,11 +12,22 @@ from deskscribe.cli.plural import count
 from deskscribe.cli.sessions import skipped, usable
 from deskscribe.errors import UserError, VirtualDisplayError
 
+if TYPE_CHECKING:
+    from deskscribe.dataset.export.base import Exporter
+
 
 def build(
     out: Annotated[Path, typer.Option("--out", help="Directory for the dataset.")],
     sessions: Annotated[list[str] | None, typer.Argument(help="Session ids (default: all sealed).")] = None,
-    fmt: Annotated[str, typer.Option("--format", help="hf (Parquet + card), jsonl, or chat.")] = "hf",
+    fmt: Annotated[str, typer.Option("--format", help=(
+        "hf (Parquet + card), jsonl, chat (conversations with pyautogui or UI-TARS actions),"
+        " agentnet (OpenCUA trajectories), agentnetbench (OpenCUA's offline benchmark) or"
+        " grounding (ScreenSpot-style Parquet)."))] = "hf",
+    coords: Annotated[str | None, typer.Option(
+        "--coords", help="chat and grounding: fraction (screen fractions, the default), pixel (of the"
+                         " recorded screen) or 1000 (the 0-1000 grid of Qwen-VL and UI-TARS).")] = None,
+    style: Annotated[str | None, typer.Option(
+        "--style", help="chat: pyautogui (code, the default) or uitars (UI-TARS action strings).")] = None,
     data_dir: DataDirOpt = None,
     release_key: Annotated[Path | None, typer.Option(
         help="File with this release's pseudonym key (created if missing; default: a new random key,"
@@ -27,10 +38,11 @@ def build(
     from rich.progress import Progress
 
     from deskscribe.dataset.build import Release, build_dataset
-    from deskscribe.dataset.export import FORMATS, open_exporter
+    from deskscribe.dataset.export import FORMATS
 
     if fmt not in FORMATS:
         raise UserError(f"unknown format {fmt!r}; choose one of: {', '.join(FORMATS)}")
+    exporter = _exporter(fmt, out, {"coords": coords, "style": style})
     if precision_ms < 1:
         raise UserError("--precision-ms must be at least 1")
     _, dd = open_datadir(data_dir)
@@ -48,7 +60,7 @@ def build(
 
     with Progress(transient=True) as bar:
         task = bar.add_task("building", total=len(ids))
-        summary = build_dataset(open_session=dd.open, session_ids=ids, exporter=open_exporter(fmt, out=out),
+        summary = build_dataset(open_session=dd.open, session_ids=ids, exporter=exporter,
                                 release=release, fmt=fmt, progress=lambda _: bar.advance(task),
                                 on_skip=None if sessions else skip)
     if len(lost) == len(ids):
@@ -82,6 +94,22 @@ def replay(
     verb = "reproduces" if len(results) == 1 else "reproduce"
     typer.echo(f"replayed episode {steps[0]['episode_id']}: {matched}/{count(len(results), 'step')} {verb}"
                f" the recorded screen ({matched / max(len(results), 1):.0%})")
+
+
+def _exporter(fmt: str, out: Path, given: dict[str, str | None]) -> Exporter:
+    """The format's exporter with the options given on the command line, each checked here so
+    a wrong one is named as the flag it came from."""
+    from deskscribe.dataset.export import formats_taking, open_exporter, option_choices
+
+    options = {name: value for name, value in given.items() if value is not None}
+    for name, value in options.items():
+        choices = option_choices(fmt).get(name)
+        if choices is None:
+            raise UserError(f"--{name} does not apply to --format {fmt};"
+                            f" it applies to {' and '.join(formats_taking(name))}")
+        if value not in choices:
+            raise UserError(f"--{name} must be one of {', '.join(choices)}, not {value!r}")
+    return open_exporter(fmt, out=out, **options)
 
 
 def _release_key(path: Path | None) -> bytes:

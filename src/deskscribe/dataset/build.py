@@ -6,15 +6,16 @@ import hashlib
 import hmac
 import sqlite3
 import zlib
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
-from deskscribe.dataset.episodes import Episode, EpisodeParams, build_episodes
+from deskscribe.dataset.episodes import Episode, EpisodeParams, annotated, build_episodes
 from deskscribe.dataset.export.base import BuildSummary, ExportEpisode, Exporter, ExportStep, export_target
 from deskscribe.dataset.reduce import ReduceParams, reduce_events
 from deskscribe.errors import DataKeyError, StoreError
 from deskscribe.events import Event, SessionMeta
 from deskscribe.frame_codec import FrameSource
+from deskscribe.instructions import Annotation
 from deskscribe.store import SessionReader
 
 
@@ -43,14 +44,17 @@ def screen_size(meta: SessionMeta) -> tuple[int, int]:
 
 
 def session_episodes(meta: SessionMeta, events: list[tuple[int, Event]], precision_ms: int,
-                     stored_frames: set[int] | None = None) -> list[Episode]:
+                     stored_frames: set[int] | None = None, notes: Sequence[Annotation] = ()
+                     ) -> list[Episode]:
     """Reducer thresholds come from the session's own desktop; precision is the coarser of the
     release's and the policy's. A frame the recorder dropped (redaction fell behind) leaves its
-    steps without a screenshot rather than with an older one."""
+    steps without a screenshot rather than with an older one. Instructions given in review
+    (``notes``) replace the recorded ones."""
     params = ReduceParams(double_click_ms=meta.double_click_ms, double_click_px=meta.double_click_px)
     actions = reduce_events(events, params)
     precision = max(precision_ms, int(meta.extra.get("timing_precision_ms", 0)))
-    return build_episodes(events, actions, EpisodeParams(precision_ms=precision), stored_frames)
+    episodes = build_episodes(events, actions, EpisodeParams(precision_ms=precision), stored_frames)
+    return annotated(episodes, notes)
 
 
 # What a damaged or foreign session file raises while it is read.
@@ -64,12 +68,20 @@ def unreadable(exc: Exception) -> str:
     return f"the session file is damaged ({exc or type(exc).__name__})"
 
 
-def _read(open_session: Callable[[str], SessionReader], sid: str
-          ) -> tuple[SessionReader, list[tuple[int, Event]], set[int]]:
-    """The session's reader, events and stored frame ids; the reader is closed if reading fails."""
+@dataclass(frozen=True, slots=True)
+class _Session:
+    reader: SessionReader
+    events: list[tuple[int, Event]]
+    stored: set[int]  # frame ids
+    notes: list[Annotation]
+
+
+def _read(open_session: Callable[[str], SessionReader], sid: str) -> _Session:
+    """Everything a build takes from a session, read before any of it is exported, so a
+    damaged part skips the whole session; the reader is closed if reading fails."""
     reader = open_session(sid)
     try:
-        return reader, list(reader.iter_events()), set(reader.frame_ids())
+        return _Session(reader, list(reader.iter_events()), set(reader.frame_ids()), reader.annotations())
     except BaseException:
         reader.close()
         raise
@@ -87,33 +99,32 @@ def build_dataset(*, open_session: Callable[[str], SessionReader], session_ids: 
     with exporter:
         for sid in session_ids:
             try:
-                reader, events, stored = _read(open_session, sid)
+                session = _read(open_session, sid)
             except UNREADABLE as exc:
                 if on_skip is None:
                     raise
                 on_skip(sid, unreadable(exc))
                 progress(sid)
                 continue
-            with reader:
-                _export_session(reader, sid, events, stored, release=release, exporter=exporter,
-                                summary=summary)
+            with session.reader:
+                _export_session(session, sid, release=release, exporter=exporter, summary=summary)
             progress(sid)
         exporter.close(summary)
     return summary
 
 
-def _export_session(reader: SessionReader, sid: str, events: list[tuple[int, Event]], stored: set[int], *,
-                    release: Release, exporter: Exporter, summary: BuildSummary) -> None:
-    meta = reader.meta
-    episodes = session_episodes(meta, events, release.precision_ms, stored)
+def _export_session(session: _Session, sid: str, *, release: Release, exporter: Exporter,
+                    summary: BuildSummary) -> None:
+    meta = session.reader.meta
+    episodes = session_episodes(meta, session.events, release.precision_ms, session.stored, session.notes)
     contributor = release.pseudonym("contributor", meta.contributor_id)
-    frames = FrameSource(reader=reader)
+    frames = FrameSource(reader=session.reader)
     w, h = screen_size(meta)
     for ep in episodes:
         out = ExportEpisode(
             episode_id=release.pseudonym("episode", f"{sid}/{ep.index}"), contributor=contributor,
             split=release.split(contributor), instruction=ep.instruction, status=ep.status,
-            screen=(w, h), steps=[ExportStep(
+            instruction_source=ep.instruction_source, flags=list(ep.flags), screen=(w, h), steps=[ExportStep(
                 step=i, t_ms=s.t_ms, app=s.focus.get("app"), title=s.focus.get("title"),
                 url=s.focus.get("url"), action=s.action.normalised(w, h),
                 window=s.focus.get("geometry"), target=export_target(s.target, w, h),

@@ -1,13 +1,18 @@
 """Actions -> steps (each with what the person saw just before) -> episodes.
 
 Explicit task markers define episodes when a session has them; otherwise a session is split at
-`excluded` gaps, long idle gaps and its end. Every episode ends with a `terminate` step.
+`excluded` gaps, long idle gaps and its end. Every episode ends with a `terminate` step. An
+instruction comes from the task marker or, given in review, from an annotation, and says which;
+flags say what a consumer may want to filter on (a step without its screenshot because the
+recorder dropped it, a step with redacted content).
 """
 
 from __future__ import annotations
 
 import bisect
+import dataclasses
 import itertools
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -15,8 +20,20 @@ from typing import Any
 from deskscribe import events as ev
 from deskscribe.dataset.actions import Action
 from deskscribe.dataset.targets import Recorded, chosen_option, recorded_targets, target_for
+from deskscribe.instructions import Annotation
+from deskscribe.redact.text import DENIED, MASKED, PASSWORD, PII_ENTITIES, SECRET
 
 MS = 1_000_000
+TASK_START = "task_start"
+REVIEW = "review"
+FRAMES_DROPPED = "frames_dropped"
+REDACTED = "redacted"
+PLACEHOLDER = re.compile("<(" + "|".join((*PII_ENTITIES, SECRET, PASSWORD, MASKED, DENIED)) + ")>")
+
+
+def placeholder_kinds(text: str | None) -> list[str]:
+    """The kinds of the placeholders redaction left in a text (none with synthetic values)."""
+    return PLACEHOLDER.findall(text) if text else []
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,6 +57,13 @@ class Episode:
     instruction: str
     status: str
     steps: list[Step] = field(default_factory=list)
+    instruction_source: str | None = None  # TASK_START, REVIEW, or None without an instruction
+    flags: list[str] = field(default_factory=list)
+
+    @property
+    def span_ns(self) -> tuple[int, int]:
+        """From the first action to the end of the last (its ``terminate`` step)."""
+        return self.steps[0].action.t_ns, self.steps[-1].action.t_ns
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,10 +74,16 @@ class _Marks:
     frames: list[int | None]
     focus_ids: list[int]
     focus: list[dict[str, Any]]
+    dropped: list[bool]  # the frame event's screenshot was never stored
+    redacted_ids: frozenset[int]  # typing bursts the recorder replaced
 
     def frame_before(self, event_id: int) -> int | None:
         i = bisect.bisect_left(self.frame_ids, event_id)
         return self.frames[i - 1] if i else None
+
+    def dropped_before(self, event_id: int) -> bool:
+        i = bisect.bisect_left(self.frame_ids, event_id)
+        return self.dropped[i - 1] if i else False
 
     def focus_before(self, event_id: int) -> dict[str, Any]:
         i = bisect.bisect_left(self.focus_ids, event_id)
@@ -65,7 +95,8 @@ def _marks(events: Sequence[tuple[int, ev.Event]], stored: set[int] | None) -> _
               for i, f in ((i, int(e.data["frame_id"])) for i, e in events if e.kind == ev.FRAME)]
     focus = [(i, dict(e.data)) for i, e in events if e.kind == ev.FOCUS]
     return _Marks([i for i, _ in frames], [f for _, f in frames],
-                  [i for i, _ in focus], [f for _, f in focus])
+                  [i for i, _ in focus], [f for _, f in focus], [f is None for _, f in frames],
+                  frozenset(i for i, e in events if e.kind == ev.TEXT))
 
 
 def _spans(events: Sequence[tuple[int, ev.Event]], actions: Sequence[Action], idle_ns: int
@@ -106,20 +137,54 @@ def build_episodes(events: Sequence[tuple[int, ev.Event]], actions: Sequence[Act
         inside = [a for a in actions if first <= min(a.event_ids) <= last]
         if not inside:
             continue
-        ep = Episode(index=len(episodes), instruction=instruction, status=status)
+        ep = Episode(index=len(episodes), instruction=instruction, status=status,
+                     instruction_source=TASK_START if instruction else None)
         t0 = inside[0].t_ns
+        flags: set[str] = set()
         for a in inside:
             first_id = min(a.event_ids)
             action, target = _aimed(a, targets)
-            ep.steps.append(Step(action, marks.frame_before(first_id), marks.focus_before(first_id),
-                                 _coarse(a.t_ns - t0, params.precision_ms), target))
+            step = Step(action, marks.frame_before(first_id), marks.focus_before(first_id),
+                        _coarse(a.t_ns - t0, params.precision_ms), target)
+            ep.steps.append(step)
+            flags |= _step_flags(step, marks, first_id)
         end = inside[-1]
         final_frame = marks.frame_before(last + 1)
         term = Action("terminate", end.t_end_ns, end.t_end_ns, {"status": status}, ())
         ep.steps.append(Step(term, final_frame, marks.focus_before(last + 1),
                              _coarse(end.t_end_ns - t0, params.precision_ms)))
+        if final_frame is None and marks.dropped_before(last + 1):
+            flags.add(FRAMES_DROPPED)
+        ep.flags = sorted(flags)
         episodes.append(ep)
     return episodes
+
+
+def _step_flags(step: Step, marks: _Marks, first_id: int) -> set[str]:
+    flags = set()
+    if step.frame_id is None and marks.dropped_before(first_id):
+        flags.add(FRAMES_DROPPED)
+    texts = (step.action.fields.get("text"), step.focus.get("title"), step.focus.get("url"),
+             (step.target or {}).get("name"))
+    if marks.redacted_ids.intersection(step.action.event_ids) or any(map(placeholder_kinds, texts)):
+        flags.add(REDACTED)
+    return flags
+
+
+def annotated(episodes: Sequence[Episode], notes: Sequence[Annotation]) -> list[Episode]:
+    """Episodes with the instructions given in review in place of the recorded ones: each
+    takes the annotation whose span holds its first action (a part left of an episode after
+    review deleted steps keeps the annotation of the whole)."""
+    out = []
+    for ep in episodes:
+        note = next((a for a in reversed(notes) if a.holds(ep.span_ns[0])), None)
+        if note is None:
+            out.append(ep)
+            continue
+        flags = sorted({*ep.flags, REDACTED}) if note.redacted else ep.flags
+        out.append(dataclasses.replace(ep, instruction=note.instruction, instruction_source=REVIEW,
+                                       flags=flags))
+    return out
 
 
 def _aimed(a: Action, targets: Sequence[Recorded]) -> tuple[Action, dict[str, Any] | None]:

@@ -250,18 +250,32 @@ def reduce_events(events: Iterable[tuple[int, ev.Event]], params: ReduceParams =
 
 def drop_no_ops(actions: Iterable[Action]) -> list[Action]:
     """An agent must not learn steps that do nothing: a typing burst corrected away, a scroll
-    burst that came back to where it began, a move to where the pointer already is."""
+    burst that came back to where it began, a drag that ends where it started, a move to where
+    the pointer already is."""
     kept: list[Action] = []
     at: tuple[int, int] | None = None  # the pointer after the last kept action
     for a in actions:
-        f = a.fields
-        if (a.type == "type" and not f["text"]) or (a.type == "scroll" and not f["dx"] and not f["dy"]) \
-                or (a.type == "move" and (f["x"], f["y"]) == at):
+        if is_no_op(a, at):
             continue
+        f = a.fields
         if "x" in f:
             at = (int(f.get("x2", f["x"])), int(f.get("y2", f["y"])))
         kept.append(a)
     return kept
+
+
+def is_no_op(a: Action, at: tuple[int, int] | None) -> bool:
+    """Whether ``a`` changes nothing, with the pointer at ``at`` before it."""
+    f = a.fields
+    if a.type == "type":
+        return not f["text"]
+    if a.type == "scroll":
+        return not f["dx"] and not f["dy"]
+    if a.type == "drag":
+        return (f["x"], f["y"]) == (f["x2"], f["y2"])
+    if a.type == "move":
+        return (f["x"], f["y"]) == at
+    return False
 
 
 def simplify(points: list[tuple[int, int, int]], epsilon: float, max_points: int

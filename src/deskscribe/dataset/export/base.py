@@ -1,13 +1,17 @@
-"""What every export format receives, and the dataset card they all write."""
+"""What every export format receives; each writes the dataset card when it closes."""
 
 from __future__ import annotations
 
 import json
 from collections import Counter
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
 from typing import Any, ClassVar, Self
+
+from deskscribe.dataset.card import dataset_card
+from deskscribe.dataset.stats import Tally, episode_rows
 
 ACTION_FIELDS = ("x", "y", "x2", "y2", "button", "count", "dx", "dy", "text", "keys", "ms", "status", "value")
 TARGET_FIELDS = ("source", "event", "tag", "role", "name", "selector", "states", "bbox", "value")
@@ -50,6 +54,8 @@ class ExportEpisode:
     status: str
     screen: tuple[int, int]
     steps: list[ExportStep]
+    instruction_source: str | None = None  # "task_start", "review", or None without an instruction
+    flags: list[str] = field(default_factory=list)  # "frames_dropped", "redacted"
 
 
 @dataclass(slots=True)
@@ -65,6 +71,7 @@ class BuildSummary:
     reduce_version: str = ""
     precision_ms: int = 100
     bytes: int = 0
+    tally: Tally = field(default_factory=Tally)  # the dataset's figures, for its card
 
     def add(self, ep: ExportEpisode) -> None:
         self.episodes += 1
@@ -72,6 +79,8 @@ class BuildSummary:
         self.actions.update(s.action["type"] for s in ep.steps)
         self.splits[ep.split] += 1
         self.contributors.add(ep.contributor)
+        for row in episode_rows(ep):
+            self.tally.add(row)
 
 
 def image_path(ep: ExportEpisode, step: ExportStep) -> str:
@@ -109,6 +118,12 @@ class Exporter:
     def add(self, ep: ExportEpisode) -> None:
         raise NotImplementedError
 
+    def data_files(self, splits: Collection[str]) -> dict[str, str]:
+        """Split -> the files (a path or glob) holding its rows, for the card's ``configs``,
+        which `datasets.load_dataset` and the Hub read; empty when the format is not one
+        `datasets` loads."""
+        return {}
+
     def write_image(self, ep: ExportEpisode, step: ExportStep) -> str | None:
         if step.image is None:
             return None
@@ -122,7 +137,8 @@ class Exporter:
         self._end(complete=True)
         self._open = False
         summary.bytes = sum(p.stat().st_size for p in self.out.rglob("*") if p.is_file())
-        (self.out / "README.md").write_text(dataset_card(summary, self.format_doc))
+        (self.out / "README.md").write_text(dataset_card(summary, format_doc=self.format_doc,
+                                                         data_files=self.data_files(summary.splits)))
 
     def __enter__(self) -> Self:
         return self.open()
@@ -134,66 +150,10 @@ class Exporter:
             self._open = False
 
 
-def dataset_card(s: BuildSummary, format_doc: str) -> str:
-    counts = "\n".join(f"| {k} | {v} |" for k, v in sorted(s.actions.items()))
-    splits = ", ".join(f"{k}: {v} episodes" for k, v in sorted(s.splits.items()))
-    return f"""---
-license: other
-task_categories: [image-text-to-text]
-tags: [computer-use, gui-agent, deskscribe]
----
-# deskscribe computer-use dataset
-
-Recordings of people operating designated work applications, made with deskscribe after notice
-and acknowledgement, with everything outside designated apps excluded on the device. Each step
-pairs an action with the screenshot the person saw just before it.
-
-* format: `{s.fmt}`; {s.episodes} episodes, {s.steps} steps, {len(s.contributors)} contributors
-* splits (by contributor, none in two splits): {splits}
-* policy versions: {", ".join(sorted(s.policy_versions))}
-* recorder versions: {", ".join(sorted(s.recorder_versions))}
-* built with reducer parameters version {s.reduce_version}; time offsets at {s.precision_ms} ms
-* no wall-clock dates; contributors appear only as pseudonyms keyed for this release
-
-## Actions
-
-| type | steps |
-|---|---:|
-{counts}
-
-Coordinates are fractions of the screen (`screen.w`, `screen.h` give pixels). Fields by type:
-click `x,y,button,count,keys`; drag `x,y,x2,y2,button,keys`; scroll `x,y,dx,dy` (wheel notches,
-up and right positive); type `text`; key `keys` (pyautogui names, a chord lists its modifiers
-first); move `x,y`; long_press `x,y,ms,button,keys`; terminate `status`. On a click, drag or
-long press `keys` lists the modifiers held at the press (`ctrl`, `alt`, `shift`, `win`,
-`altright`; empty when none, and for sessions recorded before modifiers were stored). Actions
-that change nothing (a scroll back to where it began, a move to where the pointer is) are left
-out. select `x,y,value`: a click on a web page's drop-down that chose the option `value` (its
-text as shown).
-
-## Targets
-
-Where the recorder saw the element an action was aimed at (a designated web page, through the
-browser extension), the step's `target` holds `source`, `event` (what the page saw:
-`pointerdown`, `focus`, `keydown`, `change`, `scroll`), `tag`, `role`, `name` (the accessible
-label, scanned like titles; never a field's content), `selector`, `states`, and `bbox` as
-`[left, top, right, bottom]` fractions of the screen. A click's target contains the click
-point; typing's is the field that had focus. Null when nothing was seen.
-
-## How it was built
-
-`deskscribe build` reduced raw input events to actions, paired each with the pre-action
-screenshot (keyframe plus lossless changed-region crops), split sessions into episodes at task
-markers, or else at excluded gaps, long idle gaps and session ends, and ended every episode with
-a `terminate` step.
-
-{format_doc}
-"""
-
-
 def step_record(ep: ExportEpisode, step: ExportStep, image: str | None) -> dict[str, Any]:
     return {"episode_id": ep.episode_id, "step": step.step, "t_ms": step.t_ms, "split": ep.split,
-            "contributor": ep.contributor, "instruction": ep.instruction, "image": image,
+            "contributor": ep.contributor, "instruction": ep.instruction,
+            "instruction_source": ep.instruction_source, "flags": list(ep.flags), "image": image,
             "app": step.app, "title": step.title, "url": step.url, "window": step.window,
             "screen": {"w": ep.screen[0], "h": ep.screen[1]}, "action": step.action, "target": step.target}
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Collection
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +26,8 @@ def features() -> Any:
               "value": Value("string")}
     return Features({
         "episode_id": Value("string"), "step": Value("int32"), "t_ms": Value("int64"),
-        "contributor": Value("string"), "instruction": Value("string"), "image": Image(),
+        "contributor": Value("string"), "instruction": Value("string"), "instruction_source": Value("string"),
+        "flags": Sequence(Value("string")), "image": Image(),
         "app": Value("string"), "title": Value("string"), "url": Value("string"),
         "screen_w": Value("int32"), "screen_h": Value("int32"), "action": action, "target": target})
 
@@ -34,9 +36,9 @@ class HFExporter(Exporter):
     name = "hf"
     format_doc = """## Files
 
-`data/{split}-NNNNN.parquet`, loadable with
-`datasets.load_dataset("parquet", data_dir=".")`. Columns: `episode_id`, `step`, `t_ms`,
-`contributor`, `instruction`, `image` (Image), `app`, `title`, `url`, `screen_w`, `screen_h`,
+`data/{split}-NNNNN.parquet`, loadable with `datasets.load_dataset(".")` (the `configs` above
+name each split's shards). Columns: `episode_id`, `step`, `t_ms`, `contributor`, `instruction`,
+`instruction_source`, `flags` (list), `image` (Image), `app`, `title`, `url`, `screen_w`, `screen_h`,
 `action` (struct: `type` and the fields of that type, others null; `keys` is a list, empty
 unless a key, or a click, drag or long press made with modifiers held), `target` (struct, null
 when no element was seen: see "Targets" above)."""
@@ -46,6 +48,9 @@ when no element was seen: see "Targets" above)."""
         self._rows: dict[str, list[dict[str, Any]]] = defaultdict(list)
         self._shards: dict[str, int] = defaultdict(int)
         self._features: Any = None
+
+    def data_files(self, splits: Collection[str]) -> dict[str, str]:
+        return {split: f"data/{split}-*.parquet" for split in sorted(splits)}
 
     def _start(self) -> None:
         """``datasets`` is slow to import, so only an export that runs pays for it."""
@@ -65,6 +70,7 @@ when no element was seen: see "Targets" above)."""
             rows.append({
                 "episode_id": ep.episode_id, "step": step.step, "t_ms": step.t_ms,
                 "contributor": ep.contributor, "instruction": ep.instruction,
+                "instruction_source": ep.instruction_source, "flags": list(ep.flags),
                 "image": None if step.image is None else {"bytes": step.image, "path": None},
                 "app": step.app, "title": step.title, "url": step.url,
                 "screen_w": ep.screen[0], "screen_h": ep.screen[1], "action": action, "target": step.target})

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from typing import TextIO
 
 from deskscribe.dataset.export.base import ExportEpisode, Exporter, dumps, step_record
@@ -12,11 +13,17 @@ class JsonlExporter(Exporter):
     format_doc = """## Files
 
 `steps.jsonl`: one JSON object per step with `episode_id`, `step`, `t_ms`, `split`,
-`contributor`, `instruction`, `image` (path under `images/`), `app`, `title`, `url`,
-`window` (the focused window's x, y, w, h in pixels), `screen {w,h}` and
-`action {type, ...fields}`. `deskscribe replay` re-performs an episode from these files."""
+`contributor`, `instruction`, `instruction_source`, `flags`, `image` (path under `images/`),
+`app`, `title`, `url`, `window` (the focused window's x, y, w, h in pixels), `screen {w,h}`,
+`action {type, ...fields}` and `target`. `deskscribe replay` re-performs an episode from these
+files. Every split is in the one file, so `datasets.load_dataset(".")` gives it as one split,
+`steps`; its `split` column says which of train, validation and test each step belongs to
+(`ds["steps"].filter(lambda r: r["split"] == "train")`)."""
 
     _fh: TextIO
+
+    def data_files(self, splits: Collection[str]) -> dict[str, str]:
+        return {"steps": "steps.jsonl"} if splits else {}
 
     def _start(self) -> None:
         self._fh = (self.out / "steps.jsonl").open("w", encoding="utf-8")
