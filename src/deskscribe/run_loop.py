@@ -11,6 +11,7 @@ from typing import Any, Protocol
 
 from deskscribe.browser.source import PROTOCOL, BrowserSource
 from deskscribe.datadir import DataDir
+from deskscribe.heap import return_freed
 from deskscribe.indicator import IDLE, PAUSED, RECORDING
 from deskscribe.pipeline.recorder import Recorder
 from deskscribe.store import SessionWriter
@@ -107,6 +108,7 @@ def run_until_stopped(recorder: Recorder, writer: SessionWriter, dd: DataDir, st
                 warned_low = low
             recorder.set_frames_paused(low)
             dd.enforce_budget(budget_bytes, keep=session_id)
+            return_freed()  # a working day of screen-sized arrays must not ratchet the heap up
         if (duration is not None and elapsed >= duration) or recorder.failure or recorder.withdrawn:
             break
         state, text = status(recorder)

@@ -57,6 +57,9 @@ def record(
     counting start-up); then seal the session.
     Under a collector's policy, a newly published policy seals the session and recording goes
     on under the new one when its notice is acknowledged."""
+    from deskscribe.heap import hold_mmap_threshold
+
+    hold_mmap_threshold()  # before the engines load: see deskscribe.heap
     cfg, dd = open_datadir(data_dir)
     left = duration
     while True:
