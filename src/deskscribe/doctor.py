@@ -101,7 +101,7 @@ def check_redaction() -> list[Check]:
     from deskscribe.redact.ocr import find_tessdata
 
     checks = []
-    missing = [name for name in ("phonenumbers", "stdnum", "publicsuffixlist")
+    missing = [name for name in ("phonenumbers", "publicsuffixlist")
                if importlib.util.find_spec(name) is None]
     if missing:
         checks.append(Check("text redaction", FAIL, f"missing {', '.join(missing)}",

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from deskscribe.redact.pii import pii_spans
+from deskscribe.redact.pii import iban_valid, luhn_valid, pii_spans
 
 MIN_SCORE = 0.3  # the score below which the recorder never acted on a Presidio result
 SAMPLES = [
@@ -21,6 +21,8 @@ SAMPLES = [
     "host 192.168.10.20 and 10.0.0.1/24", "v6 2001:db8::ff00:42:8329 up", "::ffff:192.0.2.128",
     "fe80::1%eth0", "999.1.1.1 is not an address", "version 1.2.3.4.5", "order 2024-11-05 12:30",
     "ticket PRJ-1234 and invoice 2025/778", "Meeting at 10:30 in room 4.12",
+    "NL91ABNA0417164300", "ES9121000418450200051332", "BE68 5390 0754 7034", "CH93 0076 2011 6238 5295 7",
+    "IT60X0542811101000000123456", "NO9386011117947", "NL91ABNA0417164301",
 ]
 
 
@@ -87,13 +89,23 @@ def test_every_value_presidio_reports_is_found_with_its_kind(presidio: Any) -> N
 
 def test_the_samples_find_what_a_reader_would_call_pii() -> None:
     found = {(text, text[s.start:s.end], s.kind) for text in SAMPLES for s in pii_spans(text)}
-    kinds = {(t, v) : k for t, v, k in found}
-    assert kinds[("card 4111 1111 1111 1111 exp 12/29", "4111 1111 1111 1111")] == "CREDIT_CARD"
-    assert kinds[("mail jane.doe+tag@example.co.uk now", "jane.doe+tag@example.co.uk")] == "EMAIL_ADDRESS"
-    assert kinds[("IBAN GB82 WEST 1234 5698 7654 32 paid", "GB82 WEST 1234 5698 7654 32")] == "IBAN_CODE"
-    assert kinds[("ssn 078 05 1120", "078 05 1120")] == "US_SSN"
-    assert kinds[("v6 2001:db8::ff00:42:8329 up", "2001:db8::ff00:42:8329")] == "IP_ADDRESS"
-    assert ("call +1 202-555-0123 or (415) 555-2671", "+1 202-555-0123") in kinds
+    assert ("card 4111 1111 1111 1111 exp 12/29", "4111 1111 1111 1111", "CREDIT_CARD") in found
+    assert ("mail jane.doe+tag@example.co.uk now", "jane.doe+tag@example.co.uk", "EMAIL_ADDRESS") in found
+    assert ("IBAN GB82 WEST 1234 5698 7654 32 paid", "GB82 WEST 1234 5698 7654 32", "IBAN_CODE") in found
+    assert ("ssn 078 05 1120", "078 05 1120", "US_SSN") in found
+    assert ("v6 2001:db8::ff00:42:8329 up", "2001:db8::ff00:42:8329", "IP_ADDRESS") in found
+    assert ("call +1 202-555-0123 or (415) 555-2671", "+1 202-555-0123", "PHONE_NUMBER") in found
     rejected = ["4111111111111112 fails Luhn", "a@b.invalidtld", "GB82WEST12345698765431 bad checksum",
                 "999.1.1.1 is not an address", "Meeting at 10:30 in room 4.12"]
     assert [t for t, _, _ in found if t in rejected] == []
+
+
+def test_the_checksums_accept_valid_numbers_and_refuse_one_changed_digit() -> None:
+    for card in ("4111111111111111", "5555555555554444", "378282246310005", "6011111111111117"):
+        assert luhn_valid(card)
+        assert not luhn_valid(card[:-1] + str((int(card[-1]) + 1) % 10))
+    for iban in ("GB82 WEST 1234 5698 7654 32", "DE89370400440532013000", "NO9386011117947",
+                 "MT84MALT011000012345MTLCAST001S", "fr1420041010050500013m02606"):
+        assert iban_valid(iban)
+        assert not iban_valid(iban[:-1] + ("0" if iban[-1] != "0" else "1"))
+    assert not iban_valid("GB82WEST123")  # too short to be any country's
