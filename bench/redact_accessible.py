@@ -10,7 +10,7 @@ the window is redacted two ways, on one core:
 deskscribe's cost counts this process's CPU for all of it (the source's thread included) and,
 separately, mousepad's CPU for answering the reads, which the baseline does not need.
 
-    .venv/bin/python bench/redact_accessible.py [--steps 40]
+    .venv/bin/python bench/redact_accessible.py [--steps 100]
 """
 
 from __future__ import annotations
@@ -99,7 +99,7 @@ def described(source: AccessibleText, window: WindowInfo, timeout: float = 5.0) 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--steps", type=int, default=40)
+    ap.add_argument("--steps", type=int, default=100)
     args = ap.parse_args()
     rng = random.Random(7)
     scanner = TextScanner(deny_list=["Jane Roe"])

@@ -37,8 +37,10 @@ PAD_PX = 1  # antialiasing spills past a glyph's box
 TEXT = "org.a11y.atspi.Text"
 FOCUSED, SHOWING = 12, 25  # AtspiStateType bits
 MAX_NODES = 3000  # a tree searched for the focused widget further than this is left to OCR
-EVENTS = ("object:state-changed:focused", "object:text-changed", "object:text-caret-moved",
-          "object:bounds-changed")
+# Caret moves and layout changes come with a key, click or scroll, which reach the source as
+# actions; asking the bus for them too would parse a dozen signals per keystroke.
+EVENTS = (("object:state-changed:focused", "StateChanged", "focused"),
+          ("object:text-changed", "TextChanged", None))
 
 
 class Scanner(Protocol):
@@ -66,10 +68,13 @@ def read_text(bus: Bus, node: Node, scanner: Scanner, deadline: float) -> tuple[
     if region.width <= 0 or region.height <= 0:
         return None
     text = str(bus.call(*node, TEXT, "GetText", deadline, "ii", (0, chars)))
+    shown = _shown_lines(bus, node, text, region, deadline)
     boxes: list[Rect] = []
     start = 0
     for line in text.split("\n"):  # one scan per line: what a person sees as a line
         for f in scanner.scan(line):
+            if not shown[0] <= start + f.start <= shown[1]:
+                continue  # on a line scrolled out of view: no call to place it
             x, y, w, h = (int(v) for v in bus.reply(*node, TEXT, "GetRangeExtents", deadline, "iiu",
                                                     (start + f.start, start + f.end, SCREEN)))
             if w <= 0 or h <= 0:
@@ -79,6 +84,19 @@ def read_text(bus: Bus, node: Node, scanner: Scanner, deadline: float) -> tuple[
                 boxes.append(box)
         start += len(line) + 1
     return region, boxes
+
+
+def _shown_lines(bus: Bus, node: Node, text: str, region: Rect, deadline: float) -> tuple[int, int]:
+    """First and last offset of the lines the widget shows, from the characters at its corners
+    widened to whole lines (a line scrolled sideways is still a shown line); the whole text
+    when the toolkit cannot say."""
+    corners = [int(bus.call(*node, TEXT, "GetOffsetAtPoint", deadline, "iiu", (x, y, SCREEN)))
+               for x, y in ((region.x, region.y),
+                            (region.x + region.width - 1, region.y + region.height - 1))]
+    if min(corners) < 0 or corners[0] > corners[1]:
+        return 0, len(text)
+    end = text.find("\n", corners[1])
+    return text.rfind("\n", 0, corners[0]) + 1, len(text) if end < 0 else end
 
 
 def focused_in(bus: Bus, app: str, deadline: float) -> Node | None:
@@ -140,12 +158,15 @@ class AccessibleText(NoContext):
         self._conn = open_accessibility_bus(self._address)
         registry = DBusAddress("/org/a11y/atspi/registry", bus_name="org.a11y.atspi.Registry",
                                interface="org.a11y.atspi.Registry")
-        rule = MatchRule(type="signal", interface="org.a11y.atspi.Event.Object")
+        rule = MatchRule(type="signal", interface="org.a11y.atspi.Event.Object")  # routes what arrives
         try:
-            for event in EVENTS:
+            for event, member, detail in EVENTS:
                 self._conn.send_and_get_reply(new_method_call(registry, "RegisterEvent", "s", (event,)),
                                               timeout=5)
-            self._conn.send_and_get_reply(message_bus.AddMatch(rule), timeout=5)
+                wanted = MatchRule(type="signal", interface="org.a11y.atspi.Event.Object", member=member)
+                if detail is not None:
+                    wanted.add_arg_condition(0, detail)
+                self._conn.send_and_get_reply(message_bus.AddMatch(wanted), timeout=5)  # sent only these
         except Exception as exc:  # any D-Bus failure means: no accessibility here
             raise AccessibilityUnavailable(f"AT-SPI is not reachable ({exc})") from None
         self._thread = threading.Thread(target=self._run, args=(rule,), name="deskscribe-atspi-text",
@@ -257,7 +278,7 @@ class AccessibleText(NoContext):
                 self._focused(node, now)
             return
         focus = self._focus
-        if focus is not None and (node == focus[0] or (member == "BoundsChanged" and node[0] == focus[0][0])):
+        if focus is not None and node == focus[0]:
             self._changed(now)
 
     def _focused(self, node: Node, now: int) -> None:
