@@ -179,3 +179,34 @@ def test_text_typed_just_before_a_click_is_still_redacted(vd: VirtualDisplay, tm
     print("DEBUG", len(frames), [((a == GREY).mean(), (a.max(axis=2) < 100).mean(), a.mean()) for a in areas])
     assert any((a == GREY).all() for a in areas), "no frame boxed the typed address"
     assert not any((a.max(axis=2) < 100).any() for a in areas), "a frame shows the typed address's glyphs"
+
+
+def test_a_moved_window_is_read_again_where_it_now_is(vd: VirtualDisplay, tmp_path: Path) -> None:
+    """Moving a window sends no text signal and takes no input; its first frame after the move
+    is OCR's and asks the source to read the view again where it now is."""
+    doc = tmp_path / "notes.txt"
+    doc.write_text(DOC)
+    policy = tmp_path / "policy.toml"
+    policy.write_text('version = "t"\ndesignated_apps = ["Mousepad"]\nscreenshot_interval_s = 1\n')
+    vd.spawn(["mousepad", str(doc)])
+    win = vd.wait_window(cls="Mousepad")
+    vd.activate(win)
+    view, _ = text_view(vd)
+    rec = RecorderProcess(vd=vd, data_dir=tmp_path / "data", policy=policy).start()
+    try:
+        before = wait_described(rec, vd, view[0] + view[2] // 2, view[1] + view[3] - 20)
+        vd.xdotool("windowmove", "--sync", win, "200", "120")
+        time.sleep(1.0)
+        moved, email = text_view(vd)
+        assert moved[:2] != view[:2], "the window did not move"
+        deadline = time.monotonic() + 20
+        while int(status(rec)["described"]) <= int(before["described"]) + 1:  # no input: the caret blinks
+            assert time.monotonic() < deadline, "the moved window was never read again"
+            time.sleep(0.5)
+        rec.stop()
+    finally:
+        rec.kill()
+    assert email is not None
+    frames = frames_of(rec, tmp_path / "frames")
+    ex, ey, ew, eh = email[0] + 1, email[1] + 1, email[2] - 2, email[3] - 2
+    assert (frames[-1][ey:ey + eh, ex:ex + ew] == GREY).all(), "the address is not boxed where the window moved"

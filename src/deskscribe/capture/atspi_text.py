@@ -182,7 +182,11 @@ class AccessibleText(NoContext):
             self._windows[window.pid] = window.geometry
             self._last_pid = window.pid
             r = self._reading
-            if r is None or r.pid != window.pid or r.geometry != window.geometry:
+            if r is None or r.pid != window.pid:
+                return None
+            if r.geometry != window.geometry:  # moved or resized since the read: read it again
+                self._changed_ns = max(self._changed_ns, self._mono_ns())
+                self._first_change_ns = self._first_change_ns or self._changed_ns
                 return None
             if mono_ns < r.stable_ns + self._settle_ns:
                 return None  # the pixels of that moment may still show the text before
