@@ -11,6 +11,7 @@ import contextlib
 import os
 import secrets
 import stat
+import sys
 from pathlib import Path
 from typing import Protocol
 
@@ -112,8 +113,27 @@ class MemoryKeyBackend:
         self._key = None
 
 
+# Linux keyrings are D-Bus services; keyring's own probe loads every backend plugin (~14 MiB).
+_LINUX_KEYRING_NAMES = ("org.freedesktop.secrets", "org.kde.kwalletd5", "org.kde.kwalletd6")
+
+
+def _linux_keyring_on_bus() -> bool:
+    """True when a Secret Service or KWallet owns its name on the session bus."""
+    try:
+        from jeepney import message_bus
+        from jeepney.io.blocking import open_dbus_connection
+
+        with open_dbus_connection(bus="SESSION") as bus:
+            return any(bus.send_and_get_reply(message_bus.NameHasOwner(name), timeout=2).body[0]
+                       for name in _LINUX_KEYRING_NAMES)
+    except Exception:  # no session bus, or none that answers: no keyring either
+        return False
+
+
 def os_keyring_available() -> bool:
     """True when a real (non-failing, non-plaintext) keyring backend is configured."""
+    if sys.platform.startswith("linux") and not _linux_keyring_on_bus():
+        return False
     try:
         import keyring
         from keyring.backends import fail

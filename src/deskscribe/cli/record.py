@@ -57,6 +57,13 @@ def record(
     counting start-up); then seal the session.
     Under a collector's policy, a newly published policy seals the session and recording goes
     on under the new one when its notice is acknowledged."""
+    from deskscribe.cli.recording import hand_over
+
+    hand_over(policy=policy, data_dir=data_dir, duration=duration, display=display)
+
+
+def run(*, policy: Path | None, data_dir: Path | None, duration: float | None, display: str | None) -> None:
+    """Record until stopped, session after session while the collector publishes new policies."""
     from deskscribe.heap import hold_mmap_threshold
 
     hold_mmap_threshold()  # before the engines load: see deskscribe.heap
