@@ -36,3 +36,22 @@ def test_changes_in_one_column_of_tiles_merge_into_one_rect() -> None:
     cur[0:64, 0] = 1
     assert [(r.x, r.y, r.width, r.height) for r in changed_rects(prev, cur, tile=16)] == [(0, 0, 16, 64)]
     assert changed_rects(prev, prev.copy(), tile=16) == []
+
+
+def test_changes_are_looked_for_only_inside_the_areas_asked_about() -> None:
+    import numpy as np
+
+    from deskscribe.geometry import Rect
+    from deskscribe.pixel_diff import changed_rects, changed_within
+
+    prev = np.zeros((120, 200, 4), dtype=np.uint8)
+    cur = prev.copy()
+    cur[10:14, 20:30] = 255  # inside the first area
+    cur[100:104, 150:160] = 255  # outside every area
+    inside = changed_within(prev, cur, [Rect(16, 0, 64, 64), Rect(0, 90, 100, 30)])
+    assert len(inside) == 1
+    r = inside[0]
+    assert r.x <= 20 and r.y <= 10 and r.x + r.width >= 30 and r.y + r.height >= 14
+    assert r.x >= 16 and r.x + r.width <= 80  # within its area, in screen coordinates
+    assert changed_within(prev, cur, []) == changed_rects(prev, cur)  # no areas: the whole frame
+    assert changed_within(prev, cur, [Rect(0, 0, 0, 0), Rect(500, 500, 10, 10)]) == []

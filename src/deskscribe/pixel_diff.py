@@ -6,9 +6,11 @@ changed; both must agree on the same regions, so both ask here.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 
-from deskscribe.geometry import Rect
+from deskscribe.geometry import Rect, clip
 
 TILE = 32
 
@@ -49,6 +51,23 @@ def changed_rects(prev: np.ndarray, cur: np.ndarray, tile: int = TILE) -> list[R
         out.extend(spans.values())
         spans = next_spans
     out.extend(spans.values())
+    return out
+
+
+def changed_within(prev: np.ndarray, cur: np.ndarray, areas: Sequence[Rect], tile: int = TILE) -> list[Rect]:
+    """:func:`changed_rects` inside ``areas`` only (the whole frame when there are none): the
+    parts of a frame nobody will read need not be compared."""
+    if not areas:
+        return changed_rects(prev, cur, tile)
+    h, w = cur.shape[:2]
+    out: list[Rect] = []
+    for a in areas:
+        a = clip(a, w, h)
+        if a.width <= 0 or a.height <= 0:
+            continue
+        window = (slice(a.y, a.y + a.height), slice(a.x, a.x + a.width))
+        out += [Rect(r.x + a.x, r.y + a.y, r.width, r.height)
+                for r in changed_rects(prev[window], cur[window], tile)]
     return out
 
 

@@ -58,9 +58,24 @@ class Reading:
     stable_ns: int
 
 
-def read_text(bus: Bus, node: Node, scanner: Scanner, deadline: float) -> tuple[Rect, list[Rect]] | None:
-    """(the widget's extents, boxes of every finding in its text) in screen pixels; None when it
-    holds no text this source may vouch for."""
+@dataclass(frozen=True, slots=True)
+class Placed:
+    """Where one reading placed its findings: the next reading asks the app again only for
+    findings whose paragraph, or the view around them, changed since."""
+
+    text: str
+    region: Rect
+    first: int  # the offset of the first character shown
+    anchor: tuple[int, ...]  # that character's extents: the same only if nothing scrolled
+    boxes: dict[tuple[int, int], Rect]  # (start, end) -> box before clipping to the region
+
+
+def read_text(bus: Bus, node: Node, scanner: Scanner, deadline: float, before: Placed | None = None
+              ) -> tuple[Rect, list[Rect], Placed] | None:
+    """(the widget's extents, boxes of every finding in its text, where they were placed) in
+    screen pixels; None when it holds no text this source may vouch for. With ``before``, a
+    finding in a paragraph that is unchanged, as is everything above it, in an unscrolled view
+    keeps its box: the layout of text depends only on the text before it."""
     chars = int(_prop(bus, node, "CharacterCount", deadline))
     if chars > MAX_CHARS:
         return None
@@ -68,35 +83,62 @@ def read_text(bus: Bus, node: Node, scanner: Scanner, deadline: float) -> tuple[
     if region.width <= 0 or region.height <= 0:
         return None
     text = str(bus.call(*node, TEXT, "GetText", deadline, "ii", (0, chars)))
-    shown = _shown_lines(bus, node, text, region, deadline)
-    boxes: list[Rect] = []
+    (lo, hi), first = _shown_lines(bus, node, text, region, deadline)
+    anchor = () if first < 0 else tuple(int(v) for v in bus.reply(*node, TEXT, "GetCharacterExtents",
+                                                                    deadline, "iu", (first, SCREEN)))
+    unchanged = 0  # text[:unchanged] is laid out exactly as in ``before``
+    if before is not None and first >= 0 and (before.region, before.first, before.anchor) == (
+            region, first, anchor):
+        unchanged = _common_prefix(text, before.text)
+    placed: dict[tuple[int, int], Rect] = {}
     start = 0
     for line in text.split("\n"):  # one scan per line: what a person sees as a line
+        end = start + len(line)
         for f in scanner.scan(line):
-            if not shown[0] <= start + f.start <= shown[1]:
+            span = (start + f.start, start + f.end)
+            if not lo <= span[0] <= hi:
                 continue  # on a line scrolled out of view: no call to place it
-            x, y, w, h = (int(v) for v in bus.reply(*node, TEXT, "GetRangeExtents", deadline, "iiu",
-                                                    (start + f.start, start + f.end, SCREEN)))
-            if w <= 0 or h <= 0:
+            kept = before.boxes.get(span) if before is not None and end < unchanged else None
+            box = kept or _place(bus, node, span, deadline)
+            if box is None:
                 return None  # the toolkit cannot place it: it might be on screen
-            box = intersect(Rect(x - PAD_PX, y - PAD_PX, w + 2 * PAD_PX, h + 2 * PAD_PX), region)
-            if box.width > 0 and box.height > 0:
-                boxes.append(box)
-        start += len(line) + 1
-    return region, boxes
+            placed[span] = box
+        start = end + 1
+    boxes = [b for b in (intersect(b, region) for b in placed.values()) if b.width > 0 and b.height > 0]
+    return region, boxes, Placed(text, region, first, anchor, placed)
 
 
-def _shown_lines(bus: Bus, node: Node, text: str, region: Rect, deadline: float) -> tuple[int, int]:
-    """First and last offset of the lines the widget shows, from the characters at its corners
-    widened to whole lines (a line scrolled sideways is still a shown line); the whole text
-    when the toolkit cannot say."""
+def _common_prefix(a: str, b: str) -> int:
+    """Length of the longest common prefix, by halving (string slices compare in C)."""
+    lo, hi = 0, min(len(a), len(b))
+    while lo < hi:
+        mid = (lo + hi + 1) // 2
+        if a[:mid] == b[:mid]:
+            lo = mid
+        else:
+            hi = mid - 1
+    return lo
+
+
+def _place(bus: Bus, node: Node, span: tuple[int, int], deadline: float) -> Rect | None:
+    x, y, w, h = (int(v) for v in bus.reply(*node, TEXT, "GetRangeExtents", deadline, "iiu", (*span, SCREEN)))
+    if w <= 0 or h <= 0:
+        return None
+    return Rect(x - PAD_PX, y - PAD_PX, w + 2 * PAD_PX, h + 2 * PAD_PX)
+
+
+def _shown_lines(bus: Bus, node: Node, text: str, region: Rect, deadline: float
+                 ) -> tuple[tuple[int, int], int]:
+    """(first and last offset of the lines the widget shows, the offset at its top-left corner),
+    from the characters at its corners widened to whole lines (a line scrolled sideways is
+    still a shown line); the whole text and -1 when the toolkit cannot say."""
     corners = [int(bus.call(*node, TEXT, "GetOffsetAtPoint", deadline, "iiu", (x, y, SCREEN)))
                for x, y in ((region.x, region.y),
                             (region.x + region.width - 1, region.y + region.height - 1))]
     if min(corners) < 0 or corners[0] > corners[1]:
-        return 0, len(text)
+        return (0, len(text)), -1
     end = text.find("\n", corners[1])
-    return text.rfind("\n", 0, corners[0]) + 1, len(text) if end < 0 else end
+    return (text.rfind("\n", 0, corners[0]) + 1, len(text) if end < 0 else end), corners[0]
 
 
 def focused_in(bus: Bus, app: str, deadline: float) -> Node | None:
@@ -139,6 +181,7 @@ class AccessibleText(NoContext):
         self._apps: dict[str, int] = {}  # bus name -> pid
         self._focus: tuple[Node, int] | None = None  # the focused accessible and its pid
         self._reading: Reading | None = None
+        self._placed: tuple[Node, Placed] | None = None  # the last reading's placements
         self._changed_ns = 0  # the last change that can move the focused widget's pixels
         self._first_change_ns: int | None = None  # the first since the reading was taken
         self._retry_ns = 0  # after a failed read, not before this
@@ -308,8 +351,9 @@ class AccessibleText(NoContext):
             stable = self._changed_ns
         if geometry is None:
             return
+        before = self._placed[1] if self._placed is not None and self._placed[0] == node else None
         try:
-            found = read_text(Bus(self._conn), node, self._scanner, time.monotonic() + self._read_s)
+            found = read_text(Bus(self._conn), node, self._scanner, time.monotonic() + self._read_s, before)
         except OSError:
             raise  # the bus went away: the thread ends
         except Exception:  # no Text interface, refused, too slow or gone: OCR reads it
@@ -321,6 +365,7 @@ class AccessibleText(NoContext):
         with self._lock:
             if self._focus != focus or self._changed_ns != stable:
                 return  # changed meanwhile: read again once it settles
+            self._placed = None if found is None else (node, found[2])  # only a read nothing voided
             self._first_change_ns = None
             self._reading = None if found is None else Reading(pid, geometry, found[0], tuple(found[1]),
                                                                stable)

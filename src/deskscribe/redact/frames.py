@@ -21,7 +21,7 @@ import numpy as np
 
 from deskscribe.capture.base import Rect
 from deskscribe.geometry import clip, inside, intersect, merge, overlaps, pad, union
-from deskscribe.pixel_diff import changed_rects, content_box
+from deskscribe.pixel_diff import changed_within, content_box
 from deskscribe.redact.confusions import card_shapes, undo_confusions
 from deskscribe.redact.keystrokes import Scanner
 from deskscribe.redact.known import KnownValues
@@ -109,7 +109,7 @@ class FrameRedactor:
             self._boxes = []
             bands = [] if box is None else [box]
         else:
-            bands = grow_bands(changed_rects(self._prev, pixels), self._boxes, w, h)
+            bands = grow_bands(changed_within(self._prev, pixels, windows), self._boxes, w, h)
         self._prev = pixels
         regions, fresh = [], []
         for piece in (p for band in bands for p in _pieces(band, windows)):
