@@ -134,7 +134,7 @@ def as_device(store: CollectorStore, role: str = "contributor") -> tuple[Collect
 def test_a_device_enrols_uploads_sees_what_is_held_and_erases_it(store: CollectorStore, tmp_path: Path) -> None:
     Policies(store=store).publish('version = "3"\ndesignated_apps = ["XTerm"]\n', actor="test")
     client, enrolled = as_device(store)
-    assert enrolled["role"] == "contributor" and len(base64.b64decode(enrolled["collector_key"])) == 32
+    assert enrolled["role"] == "contributor" and len(base64.b64decode(enrolled["collector_key"])) == 1216  # ML-KEM-768 + X25519
     policy = client.policy()
     assert policy is not None and policy["enabled"] and policy["policy"]["version"] == "3"
 

@@ -10,14 +10,21 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import os
+import ssl
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from pathlib import Path
 from types import TracebackType
 from typing import Any, TypedDict, TypeVar, cast
 
 import httpx
 
-from deskscribe.errors import CollectorAnswerInvalid, CollectorRefused, CollectorUnreachable
+from deskscribe.envelope import new_collector_key, public_of, unwrap_key
+from deskscribe.errors import CollectorAnswerInvalid, CollectorRefused, CollectorUnreachable, DataKeyError
+from deskscribe.sealer import dataset_file_context
+from deskscribe.segments import SEGMENT_BYTES, open_chunks
 
 RETRIES = 5
 FIRST_DELAY_S = 0.5
@@ -119,6 +126,10 @@ class FileList(TypedDict):
     files: list[str]
 
 
+class CollectorKey(TypedDict):
+    collector_key: str
+
+
 Shape = TypeVar("Shape")
 
 
@@ -132,10 +143,13 @@ class CollectorClient:
     def __init__(self, *, base_url: str = "", token: str | None = None,
                  transport: httpx.BaseTransport | None = None, http: httpx.Client | None = None,
                  sleep: Callable[[float], None] = time.sleep, retries: int = RETRIES,
-                 timeout_s: float = TIMEOUT_S) -> None:
+                 timeout_s: float = TIMEOUT_S, ca_pem: str | None = None) -> None:
         headers = {"Authorization": f"Bearer {token}"} if token else {}
+        # ca_pem: the only authority an https collector's certificate may come from (the
+        # organisation's own CA); without it, the system's trusted authorities.
+        verify: ssl.SSLContext | bool = ssl.create_default_context(cadata=ca_pem) if ca_pem else True
         self._http = http or httpx.Client(base_url=base_url, headers=headers, transport=transport,
-                                          timeout=timeout_s)
+                                          timeout=timeout_s, verify=verify)
         self._owned = http is None
         self._sleep = sleep
         self._retries = retries
@@ -214,9 +228,67 @@ class CollectorClient:
     def dataset_files(self, dataset_id: str) -> list[str]:
         return _read(FileList, self._send("GET", f"/v1/datasets/{dataset_id}/files"))["files"]
 
-    def dataset_file(self, dataset_id: str, name: str) -> bytes:
-        """One file of a ready dataset (the collector logs every read)."""
-        return self._send("GET", f"/v1/datasets/{dataset_id}/files/{name}").content
+    def dataset_file(self, dataset_id: str, name: str, out: Path) -> int:
+        """Download one file of a ready dataset to ``out``, decrypting it segment by segment as
+        it arrives (the collector logs every read); returns its size. The file comes sealed, its
+        key wrapped for a key pair made for this download only; a file cut short or altered on
+        the way or at rest fails, and nothing is left at ``out``."""
+        me = new_collector_key()
+        context = dataset_file_context(dataset_id, name)
+        partial, size = out.with_name(f".{out.name}.partial"), 0
+        try:
+            with self._stream(f"/v1/datasets/{dataset_id}/files/{name}",
+                              {"X-Deskscribe-Recipient": base64.b64encode(public_of(me)).decode()}) as r:
+                if "X-Deskscribe-File-Key" not in r.headers:
+                    raise CollectorAnswerInvalid(f"the collector sent {name} without its file key: it is"
+                                                 " older than this client; update the collector")
+                key = unwrap_key(base64.b64decode(r.headers["X-Deskscribe-File-Key"]),
+                                 private=me, contributor=context)
+                with open(partial, "wb") as fh:
+                    for plain in open_chunks(r.iter_bytes(SEGMENT_BYTES), key=key, context=context):
+                        size += fh.write(plain)
+            os.replace(partial, out)
+        except (DataKeyError, ValueError) as exc:
+            raise CollectorAnswerInvalid(f"{name} of dataset {dataset_id} did not arrive intact ({exc});"
+                                         " nothing was saved, download it again") from None
+        except httpx.HTTPError as exc:
+            raise CollectorUnreachable(f"the download of {name} broke off ({exc or type(exc).__name__});"
+                                       " nothing was saved, download it again") from None
+        finally:
+            partial.unlink(missing_ok=True)
+        return size
+
+    def collector_key(self) -> bytes:
+        """The collector's current public key (ML-KEM-768 + X25519), to wrap the data key for."""
+        return base64.b64decode(_read(CollectorKey, self._send("GET", "/v1/collector-key"))["collector_key"])
+
+    @contextmanager
+    def _stream(self, path: str, headers: Mapping[str, str]) -> Iterator[httpx.Response]:
+        """A GET whose body is read as it arrives; refusals and retries as :meth:`_send` has them."""
+        delay = FIRST_DELAY_S
+        for attempt in range(self._retries + 1):
+            r = None
+            try:
+                r = self._http.send(self._http.build_request("GET", path, headers=headers), stream=True)
+                if r.status_code < 400:
+                    try:
+                        yield r
+                    finally:
+                        r.close()
+                    return
+                r.read()
+                if r.status_code < 500:
+                    raise CollectorRefused(f"the collector refused GET {path}: {r.status_code} {_detail(r)}",
+                                           status=r.status_code)
+                problem = f"collector error {r.status_code} to GET {path}"
+            except httpx.TransportError as exc:
+                if r is not None:
+                    raise
+                problem = f"cannot reach the collector at {self._http.base_url} ({exc or type(exc).__name__})"
+            if attempt == self._retries:
+                raise CollectorUnreachable(problem)
+            self._sleep(delay)
+            delay = min(delay * 2, MAX_DELAY_S)
 
     # -- one request, retried -------------------------------------------------------------
 

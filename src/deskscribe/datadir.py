@@ -7,6 +7,7 @@ import os
 import secrets
 import shutil
 import uuid
+from collections.abc import Mapping, Sequence
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -14,7 +15,8 @@ from pathlib import Path
 from deskscribe import instructions
 from deskscribe.errors import DataKeyError, StoreError
 from deskscribe.events import FRAME, Event, SessionMeta
-from deskscribe.frame_codec import FrameSource, whole_frame
+from deskscribe.frame_codec import FrameSource, blacked_out, whole_frame
+from deskscribe.geometry import Rect
 from deskscribe.instructions import Annotation
 from deskscribe.keystore import KeyBackend, load_or_create_key
 from deskscribe.outbox import Outbox
@@ -102,13 +104,19 @@ class DataDir:
                              f" delete it with `deskscribe sessions delete {session_id}`")
         return SessionReader(path=path, sealer=self._sealer(session_id))
 
-    def rewrite(self, session_id: str, *, drop_events: set[int], drop_frames: set[int]) -> None:
-        """Replace a sealed session by a copy without the given events and screenshots (a
-        contributor deleting steps in review)."""
+    def rewrite(self, session_id: str, *, drop_events: set[int], drop_frames: set[int],
+                blackouts: Mapping[int, Sequence[Rect]] | None = None) -> None:
+        """Replace a sealed session by a copy without the given events and screenshots, and
+        with ``blackouts`` (frame id -> pixel boxes) painted black (a contributor deleting
+        steps or areas in review)."""
         path = self.path_of(session_id)
         tmp = path.with_name(path.name + ".rewrite")  # not *.db: never listed as a session
+        with self.open(session_id) as reader:
+            before = reader.meta.extra
+        counts = {"events_deleted_in_review": len(drop_events),
+                  "frames_blacked_out_in_review": len(blackouts or {})}
         self._copy(session_id, tmp, drop_events=drop_events, drop_frames=drop_frames,
-                   extra={"events_deleted_in_review": len(drop_events)})
+                   blackouts=blackouts, extra={k: int(before.get(k, 0) or 0) + n for k, n in counts.items()})
         _unlink_session_files(path)  # its annotations stay: they name episodes by time
         self.outbox.drop_copy(session_id)
         os.replace(tmp, path)
@@ -133,7 +141,8 @@ class DataDir:
 
     def _copy(self, session_id: str, dest: Path, *, drop_events: AbstractSet[int] = frozenset(),
               drop_frames: AbstractSet[int] = frozenset(), precision_ns: int = 1,
-              extra: dict[str, object] | None = None) -> None:
+              extra: dict[str, object] | None = None, blackouts: Mapping[int, Sequence[Rect]] | None = None
+              ) -> None:
         """A sealed copy of a session without some events and screenshots, times rounded down
         to ``precision_ns``."""
         with self.open(session_id) as reader:
@@ -142,7 +151,7 @@ class DataDir:
             meta = replace(reader.meta, extra={**reader.meta.extra, **(extra or {})})
             with SessionWriter(path=dest, meta=meta, sealer=self._sealer(session_id)) as writer:
                 _copy_events(reader, writer, drop_events, drop_frames, precision_ns)
-                _copy_frames(reader, writer, drop_frames, precision_ns)
+                _copy_frames(reader, writer, drop_frames, precision_ns, blackouts or {})
 
     def session_ids(self) -> list[str]:
         if not self.sessions_dir.exists():
@@ -221,9 +230,10 @@ def _copy_events(reader: SessionReader, writer: SessionWriter, drop_events: Abst
 
 
 def _copy_frames(reader: SessionReader, writer: SessionWriter, drop_frames: AbstractSet[int],
-                 precision_ns: int) -> None:
-    """A kept screenshot whose delta chain ran through a dropped one is stored whole, so
-    nothing is rebuilt from what was dropped."""
+                 precision_ns: int, blackouts: Mapping[int, Sequence[Rect]]) -> None:
+    """A kept screenshot whose delta chain ran through a dropped or blacked-out one is stored
+    whole, so nothing is rebuilt from what was dropped; a blacked-out one is stored whole too,
+    so no crop of the old pixels stays behind."""
     broken: set[int] = set()  # chains that lost a record
     frames = FrameSource(reader=reader)  # ids ascend: each delta is applied once
     for frame_id in reader.frame_ids():
@@ -231,6 +241,10 @@ def _copy_frames(reader: SessionReader, writer: SessionWriter, drop_frames: Abst
         t_ns = _coarse(record.t_ns, precision_ns)
         if frame_id in drop_frames:
             broken.add(record.chain)
+        elif frame_id in blackouts:
+            broken.add(record.chain)
+            painted = blacked_out(frames.image(frame_id), blackouts[frame_id])
+            writer.add_frame(whole_frame(frame_id, t_ns, painted))
         elif record.chain in broken:
             writer.add_frame(whole_frame(frame_id, t_ns, frames.image(frame_id)))
         else:

@@ -93,6 +93,15 @@ def whole_frame(frame_id: int, t_ns: int, image: Image.Image) -> FrameRecord:
     return FrameRecord(frame_id, t_ns, None, image.size, (part,))
 
 
+def blacked_out(image: Image.Image, boxes: Iterable[Rect]) -> Image.Image:
+    """A copy with ``boxes`` black: what review removes from a screenshot."""
+    out = image.copy()
+    for box in boxes:
+        if box.width > 0 and box.height > 0:
+            out.paste((0, 0, 0), (box.x, box.y, box.x + box.width, box.y + box.height))
+    return out
+
+
 class FrameEncoder:
     """Keyframe first, then lossless crops of what changed since the previous stored frame."""
 

@@ -60,9 +60,22 @@ On the collector: sessions for {r.sessions_days} days, datasets built from them 
 Who can access it: the data stewards named by your organisation, to build training data for
 software agents. It is never used to evaluate you: no productivity, speed, idle or ranking
 measure is made of any person.
-You can pause at any time, delete any session, and withdraw (object) at any time with
+{_fleet_stats(policy)}You can pause at any time, delete any session, and withdraw (object) at any time with
 `deskscribe consent withdraw`, which stops recording at once.
 """
+
+
+def _fleet_stats(policy: Policy) -> str:
+    """Only a policy that publishes fleet statistics says so; the notice of any other is unchanged."""
+    fs = policy.fleet_stats
+    if fs is None:
+        return ""
+    return textwrap.fill(
+        "Fleet statistics: the stewards see how many actions of each kind (click, typing, scroll...)"
+        " were made in each application or website per week across everyone, only where at least"
+        f" 10 people contributed, with at most {fs.max_actions_per_person} of your actions counted"
+        f" per week and random noise added (differential privacy, epsilon {fs.epsilon:g} per week);"
+        " never per person.", 92) + "\n"
 
 
 def _sites(policy: Policy) -> str:

@@ -39,6 +39,20 @@ class Retention:
 
 
 RETENTION_KEYS = ("incomplete_days", "sessions_days", "datasets_days")
+
+
+@dataclass(frozen=True, slots=True)
+class FleetStatsPolicy:
+    """Weekly action counts across the fleet with Laplace noise: each person's actions in a week
+    are bounded to ``max_actions_per_person`` in all, so one person moves the whole table by at
+    most that much, and the noise makes the week's table ``epsilon``-differentially private."""
+
+    epsilon: float = 1.0
+    max_actions_per_person: int = 500
+
+
+FLEET_STATS_DEFAULT = FleetStatsPolicy()
+FLEET_STATS_KEYS = ("epsilon", "max_actions_per_person")
 REGION_REQUIREMENTS = ("dpia", "works_agreement")
 # Settings a region may set differently from the rest of the organisation.
 REGION_OVERRIDES = ("designated_apps", "excluded_titles", "screenshot_interval_s", "frames",
@@ -49,7 +63,7 @@ REGION_OVERRIDES = ("designated_apps", "excluded_titles", "screenshot_interval_s
 POLICY_KEYS = ("version", "designated_apps", "excluded_titles", "screenshot_interval_s", "frames",
                "timing_precision_ms", "secure_apps", "secure_titles", "secure_commands", "deny_list",
                "synthetic_values", "retention", "auto_approve_hours", "regions", "designated_sites",
-               "excluded_urls", "browser_apps", "keep_url_query", "site_masks")
+               "excluded_urls", "browser_apps", "keep_url_query", "site_masks", "fleet_stats")
 # Window classes (WM_CLASS) of the common browsers: with designated sites, these windows are
 # recorded only while the extension vouches for a designated page in them.
 BROWSER_APPS = ("chromium*", "google-chrome*", "chrome", "firefox*", "navigator", "firefox-esr",
@@ -95,6 +109,7 @@ class Policy:
     browser_apps: tuple[str, ...] = BROWSER_APPS
     keep_url_query: bool = False
     site_masks: tuple[SiteMask, ...] = ()
+    fleet_stats: FleetStatsPolicy | None = None  # None: no fleet statistics are published
 
     def is_browser(self, app: str | None) -> bool:
         """A browser whose windows are designated per site: only when the policy names sites."""
@@ -192,8 +207,24 @@ def parse_policy(raw: Mapping[str, Any], *, source: str = "policy") -> Policy:
         retention=_retention(raw.get("retention", {}), source),
         auto_approve_hours=_auto_approve(raw.get("auto_approve_hours"), source),
         regions=_regions(raw.get("regions", {}), source),
+        fleet_stats=_fleet_stats(raw.get("fleet_stats"), source),
         **_sites(raw, source),
     )
+
+
+def _fleet_stats(raw: Any, source: str) -> FleetStatsPolicy | None:
+    if raw is None:
+        return None
+    if not isinstance(raw, dict):
+        raise PolicyError(f"{source}: [fleet_stats] takes epsilon and max_actions_per_person")
+    _known_keys(raw, FLEET_STATS_KEYS, source, "fleet_stats.")
+    eps = raw.get("epsilon", FLEET_STATS_DEFAULT.epsilon)
+    if not isinstance(eps, int | float) or isinstance(eps, bool) or not 0 < eps <= 10:
+        raise PolicyError(f"{source}: fleet_stats.epsilon must be a number above 0 and at most 10")
+    bound = raw.get("max_actions_per_person", FLEET_STATS_DEFAULT.max_actions_per_person)
+    if not isinstance(bound, int) or isinstance(bound, bool) or bound < 1:
+        raise PolicyError(f"{source}: fleet_stats.max_actions_per_person must be a whole number, at least 1")
+    return FleetStatsPolicy(epsilon=float(eps), max_actions_per_person=bound)
 
 
 def _sites(raw: Mapping[str, Any], source: str) -> dict[str, Any]:

@@ -2,6 +2,8 @@
 
 Each session uses a key derived from the contributor key with HKDF, so erasing the one key
 makes every session unreadable, and each blob is bound to its slot so blobs cannot be swapped.
+A blob is sealed whole, for content that is small and read whole; files that may be large
+(dataset files) are sealed in segments by :mod:`deskscribe.segments` under a :func:`subkey`.
 """
 
 from __future__ import annotations
@@ -19,15 +21,18 @@ from deskscribe.keystore import KEY_BYTES
 NONCE_BYTES = 12
 
 
+def subkey(key: bytes, context: str) -> bytes:
+    """A key for one purpose only, derived from ``key``: erasing ``key`` erases it too, and
+    handing it out (one dataset file's key) reveals nothing else under ``key``."""
+    return HKDF(algorithm=hashes.SHA256(), length=KEY_BYTES, salt=None,
+                info=b"deskscribe/v1/" + context.encode()).derive(key)
+
+
 class Sealer:
     """AES-GCM under a key derived for one purpose (a session); binds each blob to its slot."""
 
     def __init__(self, *, contributor_key: bytes, context: str) -> None:
-        derived = HKDF(
-            algorithm=hashes.SHA256(), length=KEY_BYTES, salt=None,
-            info=b"deskscribe/v1/" + context.encode(),
-        ).derive(contributor_key)
-        self._aead = AESGCM(derived)
+        self._aead = AESGCM(subkey(contributor_key, context))
 
     def seal(self, plaintext: bytes, *, slot: str) -> bytes:
         nonce = secrets.token_bytes(NONCE_BYTES)
@@ -40,3 +45,9 @@ class Sealer:
             raise DataKeyError(
                 f"cannot decrypt {slot}: wrong data key (erased or from another contributor)"
                 " or damaged data") from None
+
+
+def dataset_file_context(dataset_id: str, name: str) -> str:
+    """What one dataset file's key and segments are bound to; the collector seals under it and
+    the downloading client opens under it, so a file served under another name fails."""
+    return f"dataset/{dataset_id}/file/{name}"

@@ -146,5 +146,5 @@ def test_the_migrations_build_exactly_the_schema_the_code_uses(served: Served) -
 
     with served.store.engine.connect() as conn:
         ctx = MigrationContext.configure(conn)
-        assert ctx.get_current_revision() == "0002"
+        assert ctx.get_current_revision() == "0004"
         assert compare_metadata(ctx, metadata) == []

@@ -45,6 +45,7 @@ MATRIX: list[tuple[str, str, object, dict[str, int]]] = [
     ("GET", "/v1/sessions/{sid}/chunks/0", None, OWN),
     ("POST", "/v1/admin/enrol-codes", {"role": "contributor"}, {"steward": 201}),
     ("GET", "/v1/audit", None, {"auditor": 200}),
+    ("GET", "/v1/stats", None, {"steward": 409}),  # the policy makes no fleet statistics
     ("POST", "/v1/sessions/{sid}/complete", {"chunks": 0}, OWN),
     ("DELETE", "/v1/me", None, SELF),  # last: it erases each contributor that calls it
 ]
@@ -107,6 +108,9 @@ def test_every_role_gets_exactly_the_specified_answer(served: Served, tmp_path: 
 def test_no_endpoint_reports_on_people(served: Served) -> None:
     """Invariant 5: nothing per person (activity, idle, speed, ranking) is served to anyone."""
     with served.client() as c:
-        paths = c.get("/openapi.json").json()["paths"]
+        doc = c.get("/openapi.json").json()
+    paths = doc["paths"]
     words = ("activity", "idle", "speed", "rank", "productiv", "leaderboard", "stats", "users", "people")
-    assert [p for p in paths if any(w in p.lower() for w in words)] == []
+    # /v1/stats is the fleet's weekly counts by app and action: cells only, no person in them
+    assert [p for p in paths if any(w in p.lower() for w in words) and p != "/v1/stats"] == []
+    assert set(doc["components"]["schemas"]["FleetCell"]["properties"]) == {"week", "app", "action", "count"}

@@ -203,14 +203,20 @@ def test_an_erasure_during_a_build_keeps_that_build_from_being_served(served: Se
     assert not (served.store.datasets_dir / row["id"]).exists()
 
 
-def test_a_build_cut_off_by_a_restart_is_marked_failed(served: Served) -> None:
-    from deskscribe.collector.app import create_app
+def test_a_build_cut_off_by_a_restart_is_taken_up_again(served: Served) -> None:
+    """A job nobody holds (its collector stopped) is built again by a serving collector's
+    worker; here the people it needs are gone, so it fails with that reason."""
     from deskscribe.collector.schema import datasets
 
     with served.store.engine.begin() as c:
         c.execute(datasets.insert().values(id="ab", fmt="hf", precision_ms=100, state="building", created_ns=1,
                                            contributors=0, sessions=0, episodes=0, steps=0, bytes=0))
-    create_app(store=served.store)  # a restarted collector
-    with served.store.engine.connect() as c:
-        row = c.execute(datasets.select()).first()
-    assert row.state == "failed" and "stopped during the build" in row.stale_reason
+    deadline = time.monotonic() + 30
+    while True:
+        with served.store.engine.connect() as c:
+            row = c.execute(datasets.select()).first()
+        if row.state != "building":
+            break
+        assert time.monotonic() < deadline, "no worker took the job up"
+        time.sleep(0.2)
+    assert row.state == "failed" and "at least 10 contributors" in row.stale_reason and row.attempts == 1

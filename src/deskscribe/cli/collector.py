@@ -7,6 +7,7 @@ need the same --db, --blobs and --key-file as `serve`.
 from __future__ import annotations
 
 import errno
+import ipaddress
 import socket
 import threading
 from collections.abc import Iterator
@@ -26,6 +27,9 @@ if TYPE_CHECKING:
 
 DEFAULT_PORT = 8470
 RETENTION_EVERY_S = 3600.0
+READ_TIMEOUT_S = 30.0  # as deskscribe.collector.intake's, here for --help
+BODY_TIMEOUT_S = 120.0
+KEEP_ALIVE_S = 5
 
 admin_app = typer.Typer(help="Steward tasks run on the collector's machine.", no_args_is_help=True)
 audit_app = typer.Typer(help="The append-only, hash-chained audit log.", no_args_is_help=True)
@@ -88,16 +92,44 @@ def _steward() -> Device:
 def serve(db: DbOpt = None, blobs: BlobsOpt = None, key_file: KeyOpt = None,
           host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
           port: Annotated[int, typer.Option(help="Port to listen on (1-65535).")] = DEFAULT_PORT,
+          tls_cert: Annotated[Path | None, typer.Option(
+              "--tls-cert", help="PEM certificate (with its chain) to serve HTTPS with; needs --tls-key.")]
+          = None,
+          tls_key: Annotated[Path | None, typer.Option("--tls-key", help="PEM private key of --tls-cert.")]
+          = None,
+          behind_tls_proxy: Annotated[bool, typer.Option(
+              "--behind-tls-proxy", help="Serve plain HTTP on a non-loopback address because a TLS proxy"
+                                         " in front forwards to it; its X-Forwarded-For names the clients.")]
+          = False,
+          proxy_address: Annotated[str, typer.Option(
+              help="Comma-separated addresses of that proxy (only their X-Forwarded-For is believed).")]
+          = "127.0.0.1",
+          read_timeout: Annotated[float, typer.Option(
+              help="Seconds to wait for the next piece of a request body before cutting the client off.")]
+          = READ_TIMEOUT_S,
+          body_timeout: Annotated[float, typer.Option(
+              help="Seconds a whole request body may take to arrive.")] = BODY_TIMEOUT_S,
+          keep_alive: Annotated[int, typer.Option(
+              help="Seconds an idle connection stays open between requests.")] = KEEP_ALIVE_S,
           data_dir: DataDirOpt = None) -> None:
     """Run the collector (embedded SQLite by default; --db postgresql://... in production).
-    Retention is enforced at start and every hour."""
+    Retention is enforced at start and every hour. Plain HTTP is served on loopback only,
+    unless --behind-tls-proxy; give --tls-cert and --tls-key to serve HTTPS anywhere."""
     import uvicorn
 
     from deskscribe.collector.app import create_app
+    from deskscribe.collector.intake import Deadlines
     from deskscribe.collector.retention import sweep
 
     if not 1 <= port <= 65535:
         raise UserError(f"--port must be between 1 and 65535, not {port}")
+    for name, seconds in (("--read-timeout", read_timeout), ("--body-timeout", body_timeout),
+                          ("--keep-alive", keep_alive)):
+        if not seconds > 0:
+            raise UserError(f"{name} must be a number of seconds above 0, not {seconds}")
+    tls = _tls_files(tls_cert, tls_key)
+    if why := plain_http_refusal(host, port, tls=tls is not None, behind_proxy=behind_tls_proxy):
+        raise UserError(why)
     store = open_store(db, blobs, key_file, data_dir)
     sockets = _listen(host, port)  # before the banner: a taken port is the only thing said
     stop = threading.Event()
@@ -113,14 +145,52 @@ def serve(db: DbOpt = None, blobs: BlobsOpt = None, key_file: KeyOpt = None,
 
     threading.Thread(target=retention, name="retention", daemon=True).start()
     shown = f"[{host}]" if ":" in host else host
-    typer.echo(f"collector on http://{shown}:{port} (database {store.engine.url.render_as_string()})",
+    scheme = "http" if tls is None else "https"
+    typer.echo(f"collector on {scheme}://{shown}:{port} (database {store.engine.url.render_as_string()})",
                err=True)
+    deadlines = Deadlines(read_timeout_s=read_timeout, body_timeout_s=body_timeout)
+    config = uvicorn.Config(create_app(store=store, deadlines=deadlines), log_level="warning",
+                            timeout_keep_alive=keep_alive, proxy_headers=behind_tls_proxy,
+                            forwarded_allow_ips=proxy_address, ssl_certfile=tls[0] if tls else None,
+                            ssl_keyfile=tls[1] if tls else None)
     try:
-        uvicorn.Server(uvicorn.Config(create_app(store=store), log_level="warning")).run(sockets=sockets)
+        uvicorn.Server(config).run(sockets=sockets)
     finally:
         stop.set()
         for sock in sockets:
             sock.close()
+
+
+def _tls_files(cert: Path | None, key: Path | None) -> tuple[str, str] | None:
+    """The certificate and key to serve HTTPS with, once they load; None for plain HTTP."""
+    import ssl
+
+    if cert is None and key is None:
+        return None
+    if cert is None or key is None:
+        raise UserError("--tls-cert and --tls-key go together: give both, or neither")
+    try:
+        ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER).load_cert_chain(cert, key)
+    except ssl.SSLError as exc:  # before OSError: it is one
+        raise UserError(f"{cert} and {key} are not a PEM certificate and its private key"
+                        f" ({exc.reason})") from None
+    except OSError as exc:
+        raise UserError(f"cannot read {exc.filename or cert}: {exc.strerror or exc}") from None
+    return str(cert), str(key)
+
+
+def plain_http_refusal(host: str, port: int, *, tls: bool, behind_proxy: bool) -> str | None:
+    """Why the collector may not serve ``host`` so (plain HTTP other machines reach), if so."""
+    if tls or behind_proxy:
+        return None
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+    except socket.gaierror as exc:
+        raise UserError(f"cannot listen on {host}: {exc.strerror}") from None
+    if all(ipaddress.ip_address(str(info[4][0])).is_loopback for info in infos):
+        return None
+    return (f"refusing plain HTTP on {host}, which other machines can reach: give --tls-cert and --tls-key,"
+            " or --behind-tls-proxy when a TLS proxy forwards to it")
 
 
 def _listen(host: str, port: int) -> list[socket.socket]:
@@ -157,6 +227,27 @@ def enrol_code(role: Annotated[str, typer.Option(help="contributor, steward, ml_
     """Create a one-time enrolment code for one device."""
     with _refused():
         typer.echo(open_store(db, blobs, key_file, data_dir).create_enrol_code(role, region=region))
+
+
+@admin_app.command("login-link")
+def login_link(role: Annotated[str, typer.Option(help="steward, auditor, ml_engineer or contributor.")],
+               device: Annotated[str | None, typer.Option(
+                   help="A contributor signs in as one of their enrolled devices: its id.")] = None,
+               url: Annotated[str, typer.Option(help="The collector's address as browsers reach it.")]
+               = f"http://127.0.0.1:{DEFAULT_PORT}",
+               db: DbOpt = None, blobs: BlobsOpt = None, key_file: KeyOpt = None,
+               data_dir: DataDirOpt = None) -> None:
+    """Print a one-time link that signs a browser in to the console at /ui (valid 15 minutes)."""
+    from deskscribe.collector.ui.sign_in import LINK_TTL_S, SignIns
+
+    if not url.startswith(("http://", "https://")):
+        raise UserError(f"--url must start with http:// or https://, not {url!r}")
+    with _refused():
+        secret = SignIns(store=open_store(db, blobs, key_file, data_dir)).create_link(
+            role, device_id=device, actor=LOCAL_STEWARD)
+    typer.echo(f"sign-in link for one {role.replace('_', ' ')} browser; it works once, for"
+               f" {LINK_TTL_S // 60} minutes:", err=True)
+    typer.echo(f"{url.rstrip('/')}/ui/sign-in?link={secret}")
 
 
 @admin_app.command("revoke")
@@ -249,6 +340,32 @@ def dataset_list(db: DbOpt = None, blobs: BlobsOpt = None, key_file: KeyOpt = No
         why = f"  ({row.stale_reason})" if row.stale_reason else ""
         typer.echo(f"{row.id}  {row.state:8s} {row.fmt:5s} {count(row.steps, 'step'):>13s}"
                    f"  {count(row.contributors, 'contributor')}{why}")
+
+
+@admin_app.command("stats")
+def stats(as_json: Annotated[bool, typer.Option("--json", help="Print the cells as JSON.")] = False,
+          db: DbOpt = None, blobs: BlobsOpt = None, key_file: KeyOpt = None,
+          data_dir: DataDirOpt = None) -> None:
+    """Weekly action counts by app or site across the fleet, with differential-privacy noise;
+    a cell appears only with at least 10 contributors in it, and never per person."""
+    import json
+
+    from deskscribe.collector.datasets import DatasetBuilds
+    from deskscribe.collector.fleet_stats import FleetStatistics
+    from deskscribe.collector.policies import Policies
+
+    with _refused():
+        store = open_store(db, blobs, key_file, data_dir)
+        cells = FleetStatistics(store=store, builds=DatasetBuilds(store=store),
+                                policies=Policies(store=store)).weekly(_steward())
+    if as_json:
+        typer.echo(json.dumps([{"week": c.week, "app": c.app, "action": c.action, "count": c.count}
+                               for c in cells], indent=1))
+        return
+    if not cells:
+        typer.echo("no week has ended with a cell of at least 10 contributors yet")
+    for c in cells:
+        typer.echo(f"{c.week}  {c.app:<32} {c.action:<14} {c.count:>8}")
 
 
 @admin_app.command("retention")

@@ -22,16 +22,20 @@ PSEUDONYM = "contributor.json"  # DataDir.contributor_id keeps it there
 
 def enrol(url: Annotated[str, typer.Argument(help="The collector's address, e.g. https://collector.example")],
           code: Annotated[str, typer.Argument(help="The one-time code from your data steward.")],
+          ca: Annotated[Path | None, typer.Option(
+              "--ca", help="PEM certificate authority the collector's HTTPS certificate must come from"
+                           " (kept with the credential for every later call).")] = None,
           data_dir: DataDirOpt = None) -> None:
     """Exchange an enrolment code for this device's credential (kept 0600 in the data dir)."""
     from deskscribe.cli.config import load_config
-    from deskscribe.cli.enrolment import save_credential
+    from deskscribe.cli.enrolment import read_ca, save_credential
     from deskscribe.client import CollectorClient
 
     base = url.rstrip("/")
-    with CollectorClient(base_url=base, retries=0, timeout_s=30) as client:  # a person waits on it
+    ca_pem = read_ca(ca, base) if ca else None
+    with CollectorClient(base_url=base, retries=0, timeout_s=30, ca_pem=ca_pem) as client:  # a person waits
         enrolled = client.enrol(code)
-    save_credential(load_config(data_dir).data_dir, {"url": base, **enrolled})
+    save_credential(load_config(data_dir).data_dir, {"url": base, **enrolled}, ca_pem=ca_pem)
     typer.echo(f"enrolled as device {enrolled['device_id']}")
 
 
@@ -104,13 +108,15 @@ def _deposit_key(client: CollectorClient, dd: DataDir, root: Path) -> None:
     import base64
 
     from deskscribe.cli.enrolment import credential, save_credential
-    from deskscribe.envelope import wrap_key
+    from deskscribe.envelope import PUBLIC_BYTES, wrap_key
 
     cred = credential(root)
     if cred is None or cred.get("key_deposited"):
         return
-    wrapped = wrap_key(dd.data_key(), recipient=base64.b64decode(cred["collector_key"]),
-                       contributor=cred["contributor_id"])
+    recipient = base64.b64decode(cred["collector_key"])
+    if len(recipient) != PUBLIC_BYTES:  # enrolled before the collector's hybrid key: ask again
+        recipient = client.collector_key()
+    wrapped = wrap_key(dd.data_key(), recipient=recipient, contributor=cred["contributor_id"])
     client.deposit_key(wrapped)
     save_credential(root, {**cred, "key_deposited": True})
 

@@ -170,6 +170,6 @@ def datasets_pull(dataset_id: str,
                 if out.resolve() not in target.parents:
                     raise UserError(f"the collector sent a file name outside {out}: {name}")
                 target.parent.mkdir(parents=True, exist_ok=True)
-                target.write_bytes(client.dataset_file(dataset_id, name))
+                client.dataset_file(dataset_id, name, target)
                 bar.advance(task)
     typer.echo(f"downloaded dataset {dataset_id} ({count(len(names), 'file')}) to {out}")

@@ -4,6 +4,7 @@ their instructions, approve the rest."""
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -12,16 +13,16 @@ import typer
 from deskscribe.cli.config import DataDirOpt, PolicyOpt, load_config, open_datadir
 from deskscribe.cli.plural import count
 from deskscribe.cli.sessions import skipped, usable
-from deskscribe.dataset.build import UNREADABLE, session_episodes, unreadable
+from deskscribe.dataset.build import UNREADABLE, unreadable
 from deskscribe.dataset.preview import describe, session_actions
 from deskscribe.errors import UserError
+from deskscribe.web import changes
 
 if TYPE_CHECKING:
     from deskscribe.dataset.episodes import Episode
-    from deskscribe.events import Event
     from deskscribe.outbox import Outbox
     from deskscribe.redact.text import Redacted
-    from deskscribe.store import SessionReader
+    from deskscribe.web.uploads import Progress
 
 review_app = typer.Typer(help="See what your sessions hold, delete what should not go, approve the rest.",
                          invoke_without_command=True)
@@ -33,21 +34,31 @@ def _outbox(data_dir: Path | None) -> Outbox:
     return Outbox(root=load_config(data_dir).data_dir)
 
 
-def _episodes(reader: SessionReader, events: list[tuple[int, Event]]) -> list[Episode]:
-    """The session's episodes as a build would make them, with the instructions given here."""
-    return session_episodes(reader.meta, events, 1, set(reader.frame_ids()), reader.annotations())
-
-
 def _without_instruction(episodes: list[Episode]) -> str:
     missing = sum(not ep.instruction for ep in episodes)
     return str(len(episodes)) + (f" ({missing} without instruction)" if missing else "")
 
 
 @review_app.callback()
-def review(ctx: typer.Context, data_dir: DataDirOpt = None) -> None:
-    """List sealed sessions with what they hold and whether they are approved or uploaded."""
+def review(ctx: typer.Context, data_dir: DataDirOpt = None,
+           web: Annotated[bool, typer.Option(
+               "--web", help="Review in your browser: each screenshot with its action drawn on it.")] = False,
+           port: Annotated[int, typer.Option(
+               help="Port for --web on 127.0.0.1 (default: any free port).", show_default=False)] = 0,
+           no_open: Annotated[bool, typer.Option(
+               "--no-open", help="With --web, only print the address instead of opening a browser.")] = False,
+           policy: PolicyOpt = None) -> None:
+    """List sealed sessions with what they hold and whether they are approved or uploaded
+    (--web: review them in your browser)."""
     if ctx.invoked_subcommand is not None:
+        if web:
+            raise UserError(f"--web opens the review pages; give it without `{ctx.invoked_subcommand}`")
         return
+    if web:
+        _serve(data_dir, policy, port, open_browser=not no_open)
+        return
+    if no_open or port:
+        raise UserError("--port and --no-open go with --web")
     from rich.console import Console
     from rich.table import Column, Table
 
@@ -63,7 +74,7 @@ def review(ctx: typer.Context, data_dir: DataDirOpt = None) -> None:
             with dd.open(sid) as reader:
                 events = list(reader.iter_events())
                 actions, apps = session_actions(reader, events)
-                episodes = _episodes(reader, events)
+                episodes = changes.episodes_of(reader, events)
         except UNREADABLE as exc:
             skipped(sid, unreadable(exc))
             continue
@@ -86,7 +97,7 @@ def show(session_id: str, data_dir: DataDirOpt = None) -> None:
     with dd.open(session_id) as reader:
         events = list(reader.iter_events())
         actions, apps = session_actions(reader, events)
-        episodes = _episodes(reader, events)
+        episodes = changes.episodes_of(reader, events)
     typer.echo(f"session {session_id}: {count(len(actions), 'action')} in {', '.join(apps) or 'no app'}")
     for i, a in enumerate(actions, start=1):
         typer.echo(f"{i:4d}  {a.t_ns / 1e9:8.1f}s  {describe(a)}")
@@ -121,39 +132,12 @@ def annotate(session_id: str,
 
     The text is scanned like window titles before it is stored (encrypted, beside the session),
     so an address or number in it is replaced as the policy says."""
-    from deskscribe.instructions import Annotation
-
-    text = " ".join(instruction.split())
-    if not text:
-        raise UserError("the instruction is empty; say what the task was")
     cfg, dd = open_datadir(data_dir)
-    _refuse_if_sent(_outbox(data_dir), session_id)
-    with dd.open(session_id) as reader:
-        if not reader.sealed:
-            raise UserError(f"session {session_id} is still recording or was cut off; stop it first")
-        episodes = _episodes(reader, list(reader.iter_events()))
-    if not 1 <= episode <= len(episodes):
-        has = f"episodes 1-{len(episodes)}" if episodes else "no episodes"
-        raise UserError(f"no episode {episode}: session {session_id} has {has} (see `deskscribe review show"
-                        f" {session_id}`)")
-    ep = episodes[episode - 1]
-    red = _scanned(text, policy, cfg.data_dir)
-    first, last = ep.span_ns
-    dd.annotate(session_id, Annotation(t_first_ns=first, t_last_ns=last, instruction=red.text,
-                                       redacted=tuple(sorted(set(red.kinds)))))
-    verb = f"changed from {ep.instruction!r} to" if ep.instruction else "set to"
-    replaced = f" (replaced: {', '.join(sorted(set(red.kinds)))})" if red.kinds else ""
-    typer.echo(f"episode {episode} of {session_id}: instruction {verb} {red.text!r}{replaced}")
-
-
-def _refuse_if_sent(box: Outbox, session_id: str) -> None:
-    """What was approved is what the contributor agreed to send: it no longer changes."""
-    if session_id not in box.approved():
-        return
-    if session_id in box.pending():
-        raise UserError(f"session {session_id} is already approved and waits for upload; its"
-                        " instructions can no longer change")
-    raise UserError(f"session {session_id} is already uploaded; its instructions can no longer change")
+    done = changes.annotate(dd, _outbox(data_dir), session_id, episode, instruction,
+                            lambda text: _scanned(text, policy, cfg.data_dir))
+    verb = f"changed from {done.before!r} to" if done.before else "set to"
+    replaced = f" (replaced: {', '.join(done.replaced)})" if done.replaced else ""
+    typer.echo(f"episode {episode} of {session_id}: instruction {verb} {done.text!r}{replaced}")
 
 
 def _scanned(text: str, policy: Path | None, data_dir: Path) -> Redacted:
@@ -174,12 +158,9 @@ def _scanned(text: str, policy: Path | None, data_dir: Path) -> Redacted:
 def approve(session_ids: list[str], data_dir: DataDirOpt = None) -> None:
     """Approve sessions for upload (`deskscribe upload` sends them)."""
     _, dd = open_datadir(data_dir)
-    infos = {i.session_id: i for i in dd.sessions()}
     box = _outbox(data_dir)
     for sid in session_ids:
-        if sid not in infos or not infos[sid].sealed:
-            raise UserError(f"no sealed session {sid} in {dd.root}")
-        box.approve(sid)
+        changes.approve(dd, box, sid)
         typer.echo(f"approved {sid}")
 
 
@@ -189,8 +170,7 @@ def delete(session_ids: list[str], data_dir: DataDirOpt = None) -> None:
     _, dd = open_datadir(data_dir)
     box = _outbox(data_dir)
     for sid in session_ids:
-        dd.delete(sid)
-        box.forget(sid)
+        changes.delete(dd, box, sid)
         typer.echo(f"deleted {sid}")
 
 
@@ -199,25 +179,75 @@ def drop(session_id: str,
          steps: Annotated[list[int], typer.Argument(help="Step numbers as `review show` lists them.")],
          data_dir: DataDirOpt = None) -> None:
     """Delete single steps of a session (their actions and the screenshots shown with them)."""
-    from deskscribe.dataset.preview import step_contents
-
     _, dd = open_datadir(data_dir)
-    box = _outbox(data_dir)
-    if session_id in box.approved() and session_id not in box.pending():
-        raise UserError(f"session {session_id} is already uploaded; `deskscribe me delete` erases"
-                        " what the collector holds")
-    with dd.open(session_id) as reader:
-        if not reader.sealed:
-            raise UserError(f"session {session_id} is still recording or was cut off; stop it first")
-        events = list(reader.iter_events())
-        actions, _ = session_actions(reader, events)
-    try:
-        drop_events, drop_frames = step_contents(events, actions, steps)
-    except ValueError as exc:
-        raise UserError(str(exc)) from None
-    dd.rewrite(session_id, drop_events=drop_events, drop_frames=drop_frames)
-    if session_id in box.approved():
-        box.forget(session_id)
+    done = changes.drop_steps(dd, _outbox(data_dir), session_id, steps)
+    if done.reapprove:
         typer.echo(f"session {session_id} changed, so it needs approving again")
-    typer.echo(f"deleted {count(len(steps), 'step')} from {session_id}: {count(len(drop_events), 'event')}"
-               f" and {count(len(drop_frames), 'screenshot')}")
+    typer.echo(f"deleted {count(len(steps), 'step')} from {session_id}: {count(done.events, 'event')}"
+               f" and {count(done.frames, 'screenshot')}")
+
+
+def _serve(data_dir: Path | None, policy: Path | None, port: int, *, open_browser: bool) -> None:
+    """The review pages on 127.0.0.1 only, for the browser that opens the printed link."""
+    import socket
+    import webbrowser
+
+    import uvicorn
+
+    from deskscribe.web.guard import LOOPBACK, Guard, loopback_host
+    from deskscribe.web.review_app import create_app
+
+    if not 0 <= port <= 65535:
+        raise UserError(f"--port must be between 1 and 65535 (or 0 for any free port), not {port}")
+    cfg, dd = open_datadir(data_dir)
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((LOOPBACK, port))
+    except OSError as exc:
+        sock.close()
+        raise UserError(f"cannot listen on {LOOPBACK}:{port} ({exc.strerror});"
+                        " choose another --port") from None
+    sock.listen(64)
+    host = loopback_host(sock.getsockname()[1])
+    guard = Guard()
+    app = create_app(datadir=dd, outbox=_outbox(data_dir), guard=guard, host=host,
+                     scan=lambda text: _scanned(text, policy, cfg.data_dir), send=_sender(data_dir))
+    url = f"http://{host}/login?token={guard.login_token}"
+    typer.echo(url)
+    typer.echo("the link works once, in one browser; Ctrl+C stops the review pages", err=True)
+    if open_browser and not webbrowser.open(url):
+        typer.echo("could not start a browser; open the link above yourself", err=True)
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="off"))
+    try:
+        server.run(sockets=[sock])
+    finally:
+        app.state.review.uploads.join()
+        app.state.review.screenshots.close()
+        sock.close()
+
+
+def _sender(data_dir: Path | None) -> Callable[[str, Progress], None]:
+    """What `deskscribe upload SESSION` does for one approved session, with progress."""
+    from deskscribe.cli.config import ledger
+    from deskscribe.cli.contributor import _deposit_key
+    from deskscribe.cli.enrolment import open_client
+    from deskscribe.upload import Uploader
+
+    def send(session_id: str, progress: Progress) -> None:
+        cfg, dd = open_datadir(data_dir)
+        if ledger(cfg.data_dir).state().withdrawn:
+            raise UserError("you withdrew consent, so nothing is uploaded; `deskscribe consent accept`"
+                            " takes part again")
+        box = _outbox(data_dir)
+        if session_id not in box.pending():
+            raise UserError(f"session {session_id} is not approved and waiting for upload")
+        with open_client(cfg.data_dir) as client:
+            if client.report_consent(ledger(cfg.data_dir).for_collector()):
+                raise UserError("the collector records that you withdrew consent; nothing is uploaded")
+            _deposit_key(client, dd, cfg.data_dir)
+            copy = box.upload_copy(session_id, write=dd.write_upload_copy)
+            Uploader(client=client).upload(session_id, copy, progress)
+            box.mark_uploaded(session_id)
+
+    return send

@@ -17,6 +17,8 @@ GENESIS = "0" * 64
 def append(c: Connection, *, at_ns: int, actor: str, action: str, subject: str, detail: str = "") -> None:
     if c.dialect.name == "postgresql":  # one chain: appends are serialised
         c.execute(text("SELECT pg_advisory_xact_lock(7301)"))
+    elif c.dialect.name == "sqlite":  # a write first: SQLite's write lock is held before the read
+        c.execute(audit.update().where(text("0")).values(seq=audit.c.seq))
     last = c.execute(select(audit.c.hash).order_by(audit.c.seq.desc()).limit(1)).first()
     prev = last.hash if last is not None else GENESIS
     c.execute(audit.insert().values(at_ns=at_ns, actor=actor, action=action, subject=subject,

@@ -26,8 +26,9 @@ class CodeRequest(BaseModel):
 
 
 class KeyDeposit(BaseModel):
-    wrapped: str = Field(pattern=TEXT, min_length=1, max_length=200,
-                         description="base64 of the wrapped data key")
+    wrapped: str = Field(pattern=TEXT, min_length=1, max_length=2000,
+                         description="base64 of the data key wrapped with HPKE (or, from devices"
+                                     " before HPKE, the old 80-byte X25519 box)")
 
 
 class ConsentEntry(BaseModel):
@@ -72,11 +73,13 @@ class Enrolled(BaseModel):
     contributor_id: str
     role: str
     token: str = Field(description="The device credential; shown once, stored hashed.")
-    collector_key: str = Field(description="X25519 public key (base64): wrap data keys for it.")
+    collector_key: str = Field(description="ML-KEM-768 + X25519 public key (base64, 1216 bytes):"
+                                           " wrap data keys for it with HPKE.")
 
 
 class CollectorKey(BaseModel):
-    collector_key: str = Field(description="X25519 public key (base64): wrap data keys for it.")
+    collector_key: str = Field(description="ML-KEM-768 + X25519 public key (base64, 1216 bytes):"
+                                           " wrap data keys for it with HPKE.")
 
 
 class ChunkStored(BaseModel):
@@ -174,3 +177,15 @@ class HeldSession(BaseModel):
 class HeldSessions(BaseModel):
     contributor_id: str
     sessions: list[HeldSession]
+
+
+class FleetCell(BaseModel):
+    week: str = Field(description="ISO week, e.g. 2026-W49")
+    app: str = Field(description="the website's host, or the application where no site was designated")
+    action: str
+    count: int = Field(description="actions, with Laplace noise; each person's week bounded first")
+
+
+class FleetStats(BaseModel):
+    min_people: int = Field(description="a cell appears only with at least this many contributors in it")
+    cells: list[FleetCell]

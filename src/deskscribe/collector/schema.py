@@ -10,6 +10,8 @@ from __future__ import annotations
 from sqlalchemy import (
     BigInteger,
     Column,
+    Float,
+    Index,
     Integer,
     LargeBinary,
     MetaData,
@@ -123,6 +125,14 @@ datasets = Table(
     Column("rebuild_of", String(32)),
     Column("stale_reason", String(200)),
     Column("key", LargeBinary),  # the dataset's file key wrapped for the collector; erased with it
+    # A dataset in state ``building`` is a job (collector/build_jobs.py): who asked for it, the
+    # request it answers while building (one build of the same request at a time), and the lease.
+    Column("requested_by", String(64)),
+    Column("pending", String(64)),
+    Column("lease_owner", String(64)),
+    Column("lease_until_ns", BigInteger),
+    Column("attempts", Integer, nullable=False, server_default="0"),
+    Index("ix_datasets_pending", "pending", unique=True),
 )
 
 # Which contributors a dataset was built from: what erasure marks for rebuild.
@@ -131,4 +141,22 @@ dataset_members = Table(
     Column("dataset_id", String(32), nullable=False),
     Column("contributor_id", String(32), nullable=False, index=True),
     PrimaryKeyConstraint("dataset_id", "contributor_id"),
+)
+
+# Fleet statistics, released once per ISO week after it ended: the noisy counts stewards see
+# (only cells with enough people), and which weeks are released, so none is drawn twice.
+fleet_weeks = Table(
+    "fleet_weeks", metadata,
+    Column("week", String(10), primary_key=True),
+    Column("released_ns", BigInteger, nullable=False),
+    Column("epsilon", Float, nullable=False),
+    Column("max_actions_per_person", Integer, nullable=False),
+)
+fleet_counts = Table(
+    "fleet_counts", metadata,
+    Column("week", String(10), nullable=False),
+    Column("app", String(200), nullable=False),
+    Column("action", String(32), nullable=False),
+    Column("actions", Integer, nullable=False),
+    PrimaryKeyConstraint("week", "app", "action"),
 )

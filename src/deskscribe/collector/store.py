@@ -24,12 +24,13 @@ from deskscribe.collector.schema import (
     chunks,
     consent,
     dataset_members,
+    datasets,
     devices,
     enrol_codes,
     sessions,
     wrapped_keys,
 )
-from deskscribe.envelope import public_of, unwrap_key, wrap_key
+from deskscribe.envelope import CollectorKeys, is_current, public_of, unwrap_key, wrap_key
 from deskscribe.errors import Conflict, DataKeyError, Forbidden, Invalid, NotFound, Unauthorised
 
 MAX_CHUNK = 8 * 1024 * 1024
@@ -67,6 +68,7 @@ class CollectorStore:
         self.engine = engine
         self.blobs = blobs
         self.datasets_dir = blobs / "_datasets"  # contributor directories are hex, never this
+        CollectorKeys.from_bytes(private_key)  # a bare X25519 key is refused: it has no hybrid pair
         self._private = private_key
         self.public_key = public_of(private_key)
         self.wall_ns = wall_ns
@@ -90,6 +92,32 @@ class CollectorStore:
             cfg.attributes["connection"] = conn
             command.upgrade(cfg, "head")
         self.blobs.mkdir(parents=True, exist_ok=True)
+        self.rewrap_keys()
+
+    def rewrap_keys(self) -> int:
+        """Every key on file wrapped before HPKE (contributor data keys, dataset keys) wrapped
+        again with HPKE, in one transaction; a row changed meanwhile is left to the next run.
+        Returns how many were re-wrapped: 0 on every run after the first."""
+        with self.engine.begin() as c:
+            found = [(wrapped_keys, wrapped_keys.c.contributor_id, wrapped_keys.c.wrapped, r[0], r[0], r[1])
+                     for r in c.execute(select(wrapped_keys.c.contributor_id, wrapped_keys.c.wrapped))]
+            keyed = select(datasets.c.id, datasets.c.key).where(datasets.c.key.is_not(None))
+            found += [(datasets, datasets.c.id, datasets.c.key, r[0], f"dataset/{r[0]}", r[1])
+                      for r in c.execute(keyed)]
+            done = 0
+            for table, id_col, col, row_id, binding, old in found:
+                if is_current(old):
+                    continue
+                try:
+                    key = unwrap_key(old, private=self._private, contributor=binding)
+                except DataKeyError:
+                    continue  # unreadable before too (a damaged row): reading it still says so
+                new = wrap_key(key, recipient=self.public_key, contributor=binding)
+                done += c.execute(table.update().where((id_col == row_id) & (col == old))
+                                  .values({col.name: new})).rowcount
+            if done:
+                self.audit(c, "collector", "key_rewrap", "keys", f"{done} keys wrapped again with HPKE")
+        return done
 
     # -- enrolment -------------------------------------------------------------------------
 
@@ -217,9 +245,11 @@ class CollectorStore:
         """Keep the contributor's data key wrapped for this collector; checked by unwrapping."""
         require(device, "contributor")
         try:
-            unwrap_key(wrapped, private=self._private, contributor=device.contributor_id)
+            key = unwrap_key(wrapped, private=self._private, contributor=device.contributor_id)
         except DataKeyError as exc:
             raise Invalid(f"{exc}; fetch the collector key from /v1/collector-key and wrap again") from None
+        if not is_current(wrapped):  # a device from before HPKE: kept only as HPKE
+            wrapped = wrap_key(key, recipient=self.public_key, contributor=device.contributor_id)
         with self.engine.begin() as c:
             c.execute(wrapped_keys.delete().where(wrapped_keys.c.contributor_id == device.contributor_id))
             c.execute(wrapped_keys.insert().values(contributor_id=device.contributor_id, wrapped=wrapped,

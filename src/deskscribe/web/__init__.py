@@ -1,0 +1,1 @@
+"""Local web pages: the shared step viewer, its guard, and the contributor's review app."""
