@@ -109,3 +109,24 @@ def test_refused_once_approved_or_uploaded_and_for_bad_input(data: tuple[Path, P
     Outbox(root=root).approve(task)
     assert "already uploaded" in refused(task, "1", "Rename it")
     assert [e[2] for e in episodes_shown(root, plain)] == ["no instruction"] * 2  # nothing was stored
+
+
+def test_an_outcome_is_corrected_keeping_the_instruction_and_reaches_the_export(
+        data: tuple[Path, Path, str, str], tmp_path: Path) -> None:
+    root, policy, _, task = data
+    said = annotate(root, policy, task, "1", "--outcome", "fail")
+    assert f"episode 1 of {task}: outcome fail (was success)" in said
+    assert episodes_shown(root, task) == [["1", "step 1", "'Rename the file' (from task start)"]]
+    said = annotate(root, policy, task, "1", "Rename the report")  # a later instruction keeps the outcome
+    assert "instruction changed from 'Rename the file' to 'Rename the report'" in said
+    out = tmp_path / "out"
+    built = run("build", task, "--data-dir", str(root), "--out", str(out), "--format", "jsonl")
+    assert built.returncode == 0, built.stderr
+    rows = [json.loads(line) for line in (out / "steps.jsonl").read_text().splitlines()]
+    assert rows[-1]["action"]["type"] == "terminate" and rows[-1]["action"]["status"] == "fail"
+    assert {r["instruction"] for r in rows} == {"Rename the report"}
+
+    wrong = run("review", "annotate", task, "1", "--outcome", "maybe", "--policy", str(policy), "--data-dir", str(root))
+    one_line_error(wrong, "success or fail")
+    empty = run("review", "annotate", task, "1", "--policy", str(policy), "--data-dir", str(root))
+    one_line_error(empty, "instruction is empty")

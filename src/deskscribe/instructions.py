@@ -10,6 +10,7 @@ metadata, their times coarsened like its events'.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 from collections.abc import Iterable, Mapping, Sequence
@@ -28,20 +29,25 @@ META_KEY = "instructions"  # where an upload copy's metadata carries them
 class Annotation:
     t_first_ns: int  # the episode's first action
     t_last_ns: int  # its end
-    instruction: str  # as stored: already scanned and redacted
+    instruction: str  # as stored: already scanned and redacted; "" keeps the recorded one
     redacted: tuple[str, ...] = ()  # kinds of what the scan replaced
+    outcome: str | None = None  # "success" or "fail" as the contributor says; None keeps the recorded one
 
     def holds(self, t_ns: int) -> bool:
         return self.t_first_ns <= t_ns <= self.t_last_ns
 
     def to_json(self) -> dict[str, Any]:
-        return {"t_first_ns": self.t_first_ns, "t_last_ns": self.t_last_ns,
-                "instruction": self.instruction, "redacted": list(self.redacted)}
+        out: dict[str, Any] = {"t_first_ns": self.t_first_ns, "t_last_ns": self.t_last_ns,
+                               "instruction": self.instruction, "redacted": list(self.redacted)}
+        if self.outcome is not None:
+            out["outcome"] = self.outcome
+        return out
 
     @classmethod
     def from_json(cls, raw: Mapping[str, Any]) -> Annotation:
         return cls(t_first_ns=int(raw["t_first_ns"]), t_last_ns=int(raw["t_last_ns"]),
-                   instruction=str(raw["instruction"]), redacted=tuple(map(str, raw.get("redacted", ()))))
+                   instruction=str(raw["instruction"]), redacted=tuple(map(str, raw.get("redacted", ()))),
+                   outcome=None if raw.get("outcome") is None else str(raw["outcome"]))
 
 
 def sidecar(session_path: Path) -> Path:
@@ -74,16 +80,24 @@ def remove(path: Path) -> None:
 
 
 def with_annotation(existing: Iterable[Annotation], new: Annotation) -> list[Annotation]:
-    """``new`` in place of any annotation of the same episode (a correction replaces)."""
-    kept = [a for a in existing if a.t_last_ns < new.t_first_ns or a.t_first_ns > new.t_last_ns]
+    """``new`` in place of any annotation of the same episode (a correction replaces); what
+    ``new`` leaves unsaid (an empty instruction, no outcome) is kept from the one it replaces."""
+    given = list(existing)
+    same = [a for a in given if not (a.t_last_ns < new.t_first_ns or a.t_first_ns > new.t_last_ns)]
+    kept = [a for a in given if a not in same]
+    if same:
+        old = same[-1]
+        if not new.instruction:
+            new = dataclasses.replace(new, instruction=old.instruction, redacted=old.redacted)
+        if new.outcome is None:
+            new = dataclasses.replace(new, outcome=old.outcome)
     return sorted([*kept, new], key=lambda a: a.t_first_ns)
 
 
 def coarse(annotations: Iterable[Annotation], precision_ns: int) -> list[Annotation]:
     """Rounded down like the events of a copy, so each still spans its episode's actions."""
-    return [Annotation(t_first_ns=a.t_first_ns - a.t_first_ns % precision_ns,
-                       t_last_ns=a.t_last_ns - a.t_last_ns % precision_ns,
-                       instruction=a.instruction, redacted=a.redacted) for a in annotations]
+    return [dataclasses.replace(a, t_first_ns=a.t_first_ns - a.t_first_ns % precision_ns,
+                                t_last_ns=a.t_last_ns - a.t_last_ns % precision_ns) for a in annotations]
 
 
 def from_meta(extra: Mapping[str, Any]) -> list[Annotation]:

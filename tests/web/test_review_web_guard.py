@@ -133,3 +133,17 @@ def test_decrypted_pages_and_screenshots_stay_out_of_the_browser_cache(served: t
         assert "default-src 'self'" in r.headers["content-security-policy"]
     assert client.get(image.group(1)).headers["content-type"] == "image/png"
     assert client.get(thumb.group(1)).headers["content-type"] == "image/webp"
+
+
+def test_an_episodes_outcome_is_corrected_from_its_page(served: tuple[ReviewServer, Path, str]) -> None:
+    server, data, sid = served
+    client, good = _signed_in(server)
+    page = client.get(f"/sessions/{sid}/episodes/1")
+    assert page.status_code == 200 and 'name="outcome"' in page.text
+    done = client.post(f"/sessions/{sid}/episodes/1/instruction",
+                       data={"csrf_token": good, "text": "", "outcome": "fail"})
+    assert done.status_code == 200 and "outcome fail" in done.text
+    assert "(outcome: fail)" in client.get(f"/sessions/{sid}/episodes/1").text
+    wrong = client.post(f"/sessions/{sid}/episodes/1/instruction",
+                        data={"csrf_token": good, "text": "", "outcome": "perhaps"})
+    assert "success or fail" in wrong.text

@@ -126,18 +126,19 @@ def _instruction(ep: Episode) -> str:
 @review_app.command("annotate")
 def annotate(session_id: str,
              episode: Annotated[int, typer.Argument(help="Episode number as `review show` lists it.")],
-             instruction: Annotated[str, typer.Argument(help="The task, as you would tell an agent.")],
+             instruction: Annotated[str, typer.Argument(
+                 help="The task, as you would tell an agent (may be left out with --outcome).")] = "",
+             outcome: Annotated[str | None, typer.Option(
+                 help="How the task ended: success or fail (corrects what `task end` recorded).")] = None,
              policy: PolicyOpt = None, data_dir: DataDirOpt = None) -> None:
-    """Give an episode its instruction, or correct it, before the session is approved.
+    """Give an episode its instruction or outcome, or correct them, before the session is approved.
 
     The text is scanned like window titles before it is stored (encrypted, beside the session),
     so an address or number in it is replaced as the policy says."""
     cfg, dd = open_datadir(data_dir)
     done = changes.annotate(dd, _outbox(data_dir), session_id, episode, instruction,
-                            lambda text: _scanned(text, policy, cfg.data_dir))
-    verb = f"changed from {done.before!r} to" if done.before else "set to"
-    replaced = f" (replaced: {', '.join(done.replaced)})" if done.replaced else ""
-    typer.echo(f"episode {episode} of {session_id}: instruction {verb} {done.text!r}{replaced}")
+                            lambda text: _scanned(text, policy, cfg.data_dir), outcome=outcome)
+    typer.echo(f"episode {episode} of {session_id}: {done.said()}")
 
 
 def _scanned(text: str, policy: Path | None, data_dir: Path) -> Redacted:

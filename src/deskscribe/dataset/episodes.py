@@ -182,9 +182,22 @@ def annotated(episodes: Sequence[Episode], notes: Sequence[Annotation]) -> list[
             out.append(ep)
             continue
         flags = sorted({*ep.flags, REDACTED}) if note.redacted else ep.flags
-        out.append(dataclasses.replace(ep, instruction=note.instruction, instruction_source=REVIEW,
-                                       flags=flags))
+        if note.instruction:
+            ep = dataclasses.replace(ep, instruction=note.instruction, instruction_source=REVIEW, flags=flags)
+        if note.outcome is not None:
+            ep = with_outcome(ep, note.outcome)
+        out.append(ep)
     return out
+
+
+def with_outcome(ep: Episode, outcome: str) -> Episode:
+    """The episode as the contributor says it ended: its status and its ``terminate`` step."""
+    steps = list(ep.steps)
+    if steps and steps[-1].action.type == "terminate":
+        end = steps[-1]
+        steps[-1] = dataclasses.replace(end, action=dataclasses.replace(
+            end.action, fields={**end.action.fields, "status": outcome}))
+    return dataclasses.replace(ep, status=outcome, steps=steps)
 
 
 def _aimed(a: Action, targets: Sequence[Recorded]) -> tuple[Action, dict[str, Any] | None]:

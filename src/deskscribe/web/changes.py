@@ -116,19 +116,38 @@ def black_out(dd: DataDir, box: Outbox, session_id: str, frame_id: int, area: Re
     return Changed(0, len(hit), _withdraw_approval(box, session_id))
 
 
+OUTCOMES = ("success", "fail")  # as `task end --status` records them
+
+
 @dataclass(frozen=True, slots=True)
 class Annotated:
     episode: int
     before: str
     text: str
     replaced: tuple[str, ...]
+    outcome: str | None = None  # set now; None: left as it was
+    before_outcome: str = "unknown"
+
+    def said(self) -> str:
+        """What changed, in one line."""
+        parts = []
+        if self.text:
+            verb = f"changed from {self.before!r} to" if self.before else "set to"
+            replaced = f" (replaced: {', '.join(self.replaced)})" if self.replaced else ""
+            parts.append(f"instruction {verb} {self.text!r}{replaced}")
+        if self.outcome is not None:
+            parts.append(f"outcome {self.outcome} (was {self.before_outcome})")
+        return "; ".join(parts) or "nothing changed"
 
 
 def annotate(dd: DataDir, box: Outbox, session_id: str, episode: int, instruction: str,
-             scan: Callable[[str], Redacted]) -> Annotated:
-    """Give episode ``episode`` (1-based) its instruction, scanned by ``scan`` before it is stored."""
+             scan: Callable[[str], Redacted], outcome: str | None = None) -> Annotated:
+    """Give episode ``episode`` (1-based) its instruction, scanned by ``scan`` before it is
+    stored, and or its outcome (how the task ended)."""
     text = " ".join(instruction.split())
-    if not text:
+    if outcome is not None and outcome not in OUTCOMES:
+        raise UserError(f"the outcome is {' or '.join(OUTCOMES)}, not {outcome!r}")
+    if not text and outcome is None:
         raise UserError("the instruction is empty; say what the task was")
     refuse_if_sent(box, session_id)
     with dd.open(session_id) as reader:
@@ -139,12 +158,16 @@ def annotate(dd: DataDir, box: Outbox, session_id: str, episode: int, instructio
         raise UserError(f"no episode {episode}: session {session_id} has {has} (see `deskscribe review show"
                         f" {session_id}`)")
     ep = episodes[episode - 1]
-    red = scan(text)
+    if text == ep.instruction:
+        text = ""  # unchanged: it keeps where it came from
+    if not text and outcome is None:
+        return Annotated(episode, ep.instruction, "", (), None, ep.status)
+    red = scan(text) if text else None
     first, last = ep.span_ns
-    kinds = tuple(sorted(set(red.kinds)))
-    dd.annotate(session_id, Annotation(t_first_ns=first, t_last_ns=last, instruction=red.text,
-                                       redacted=kinds))
-    return Annotated(episode, ep.instruction, red.text, kinds)
+    kinds = tuple(sorted(set(red.kinds))) if red else ()
+    dd.annotate(session_id, Annotation(t_first_ns=first, t_last_ns=last, instruction=red.text if red else "",
+                                       redacted=kinds, outcome=outcome))
+    return Annotated(episode, ep.instruction, red.text if red else "", kinds, outcome, ep.status)
 
 
 def approve(dd: DataDir, box: Outbox, session_id: str) -> None:

@@ -165,12 +165,12 @@ def _add_changes(app: FastAPI, ctx: ReviewContext) -> None:
     @app.post("/sessions/{session_id}/episodes/{number}/instruction")
     def instruction(request: Request, session_id: str, number: int,
                     text: Annotated[str, Form()] = "",
+                    outcome: Annotated[str, Form()] = "",
                     back_to: Annotated[str, Form()] = "episode") -> Response:
         def run() -> str:
-            done = changes.annotate(ctx.datadir, ctx.outbox, session_id, number, text, ctx.scan)
-            verb = f"changed from {done.before!r} to" if done.before else "set to"
-            replaced = f" (replaced: {', '.join(done.replaced)})" if done.replaced else ""
-            return f"episode {number}: instruction {verb} {done.text!r}{replaced}"
+            done = changes.annotate(ctx.datadir, ctx.outbox, session_id, number, text, ctx.scan,
+                                    outcome=outcome or None)
+            return f"episode {number}: {done.said()}"
         url = session_url(session_id) + (f"/episodes/{number}" if back_to == "episode" else "")
         return back(ctx, request, url, run)
 
