@@ -26,7 +26,7 @@ from deskscribe.client import CollectorClient
 from deskscribe.collector.store import connect
 from deskscribe.collector.throttle import Allowance, EnrolThrottle, address_key
 from deskscribe.upload import Uploader
-from tests.support import cli, free_port, sealed_session
+from tests.support import Served, cli, free_port, sealed_session
 
 MIB = 1024 * 1024
 SHA_OF_NOTHING = "0" * 64
@@ -329,3 +329,13 @@ def test_the_throttle_forgets_the_oldest_keys_beyond_its_bound() -> None:
     for i in range(1000):
         allowance.take(f"k{i}")
     assert allowance.wait_s("k999") == 60 and allowance.wait_s("k0") == 0  # k0 was forgotten
+
+
+def test_a_body_over_the_cap_is_refused_with_a_reason_in_json(served: Served) -> None:
+    """The library's plain-text 413 is answered as every other refusal: JSON with a detail."""
+    import httpx
+
+    with httpx.Client(base_url=served.url, timeout=10) as c:
+        r = c.post("/v1/admin/policies", content=b"{" + b" " * (3 * MIB) + b"}",
+                   headers={"content-type": "application/json", "authorization": "Bearer x"})
+    assert r.status_code == 413 and "larger than this route takes" in r.json()["detail"]

@@ -24,6 +24,10 @@ JSON_BYTES = 2 * 1024 * 1024  # the largest JSON body a route takes (a 10 000-en
 READ_TIMEOUT_S = 30.0
 BODY_TIMEOUT_S = 120.0  # a 1 MiB upload chunk at 9 KiB/s
 CLOSE = (b"connection", b"close")
+# Starlette's body limit answers 413 in plain text; every refusal of this API says why in JSON.
+TOO_LARGE = (b'{"detail":"the request body is larger than this route takes'
+             b' (a chunk: 8 MiB, anything else: 2 MiB)"}')
+
 
 
 @dataclass(frozen=True)
@@ -47,10 +51,25 @@ class Intake:
             await self.app(scope, receive, send)
             return
         body = _Body(receive, self.deadlines, pending=_has_body(Headers(scope=scope)))
+        plain_refusal = False
 
         async def answer(message: Message) -> None:
-            if message["type"] == "http.response.start" and body.pending:
-                message = {**message, "headers": [*message.get("headers", []), CLOSE]}
+            nonlocal plain_refusal
+            if message["type"] == "http.response.start":
+                headers = list(message.get("headers", []))
+                if message["status"] == 413 and not _is_json(headers):
+                    plain_refusal = True
+                    headers = [(k, v) for k, v in headers
+                               if k.lower() not in (b"content-type", b"content-length")]
+                    headers += [(b"content-type", b"application/json"),
+                                (b"content-length", str(len(TOO_LARGE)).encode())]
+                if body.pending:
+                    headers.append(CLOSE)
+                message = {**message, "headers": headers}
+            elif message["type"] == "http.response.body" and plain_refusal:
+                if message.get("more_body", False):
+                    return
+                message = {"type": "http.response.body", "body": TOO_LARGE}
             await send(message)
 
         try:
@@ -79,6 +98,10 @@ class _Body:
         if message["type"] != "http.request" or not message.get("more_body", False):
             self.pending = False
         return message
+
+
+def _is_json(headers: list[tuple[bytes, bytes]]) -> bool:
+    return any(k.lower() == b"content-type" and v.startswith(b"application/json") for k, v in headers)
 
 
 def _has_body(headers: Headers) -> bool:
