@@ -136,7 +136,7 @@ def test_decrypted_pages_and_screenshots_stay_out_of_the_browser_cache(served: t
 
 
 def test_an_episodes_outcome_is_corrected_from_its_page(served: tuple[ReviewServer, Path, str]) -> None:
-    server, data, sid = served
+    server, _, sid = served
     client, good = _signed_in(server)
     page = client.get(f"/sessions/{sid}/episodes/1")
     assert page.status_code == 200 and 'name="outcome"' in page.text
