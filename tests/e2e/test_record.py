@@ -296,8 +296,10 @@ def test_low_disk_pauses_frames_but_not_events(vd: VirtualDisplay, xterm: str, t
         head.append(proc.stderr.readline())
     vd.xdotool("click", "1")
     vd.xdotool("type", "--delay", "20", "ok")
-    _, err = proc.communicate(timeout=30)
-    err = "".join(head) + err
+    # read on through readline's buffer: communicate() reads the pipe itself and would miss a
+    # line that arrived in the same read as the one above
+    err = "".join(head) + proc.stderr.read()
+    proc.wait(timeout=30)
     assert proc.returncode == 0, err
     assert "disk space is low; screenshots paused" in err, err
     sid = next((tmp_path / "data" / "sessions").glob("*.db")).stem
