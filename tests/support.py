@@ -86,6 +86,30 @@ def enrol(served: Served, role: str = "contributor") -> dict[str, str]:
     return dict(r.json())
 
 
+def wait_healthy(url: str, proc: subprocess.Popen[str], timeout: float = 30) -> None:
+    """Until a collector process answers /healthz; it must not exit meanwhile."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        assert time.monotonic() < deadline and proc.poll() is None, "the collector did not start"
+        time.sleep(0.1)
+
+
+def wait_built(client: httpx.Client, ds: str, timeout: float = 120) -> dict[str, object]:
+    """A dataset's row once it is no longer building."""
+    deadline = time.monotonic() + timeout
+    while True:
+        row: dict[str, object] = {d["id"]: d for d in client.get("/v1/datasets").json()["datasets"]}[ds]
+        if row["state"] != "building":
+            return row
+        assert time.monotonic() < deadline, "the build did not finish"
+        time.sleep(0.2)
+
+
 class Collector:
     def __init__(self, tmp: Path, env: dict[str, str]) -> None:
         self.port, self.env, self.db = free_port(), env, f"sqlite:///{tmp / 'server.db'}"
@@ -96,15 +120,8 @@ class Collector:
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "deskscribe", "serve", "--db", self.db, "--blobs", str(self.blobs),
              "--port", str(self.port)], env=self.env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                if httpx.get(f"{self.url}/healthz", timeout=1).status_code == 200:
-                    return self
-            except httpx.HTTPError:
-                pass
-            assert time.monotonic() < deadline and self.proc.poll() is None, "collector did not start"
-            time.sleep(0.1)
+        wait_healthy(self.url, self.proc)
+        return self
 
     @property
     def url(self) -> str:

@@ -12,12 +12,12 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import os
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from deskscribe.atomic_file import write_atomic
 from deskscribe.sealer import Sealer
 
 SUFFIX = ".instructions"
@@ -64,18 +64,11 @@ def read(path: Path, sealer: Sealer) -> list[Annotation]:
 
 
 def write(path: Path, sealer: Sealer, annotations: Sequence[Annotation]) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    blob = sealer.seal(json.dumps([a.to_json() for a in annotations]).encode(), slot=SLOT)
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "wb") as fh:
-        fh.write(blob)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
+    write_atomic(path, sealer.seal(json.dumps([a.to_json() for a in annotations]).encode(), slot=SLOT))
 
 
 def remove(path: Path) -> None:
-    for p in (path, path.with_name(path.name + ".tmp")):
+    for p in (path, path.with_name(path.name + ".tmp")):  # .tmp: left by versions before write_atomic
         p.unlink(missing_ok=True)
 
 

@@ -15,6 +15,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from deskscribe.atomic_file import write_atomic
 from deskscribe.errors import StoreError
 
 STATE_FILE = "outbox.json"
@@ -42,9 +43,7 @@ class Outbox:
         return {"approved": dict(raw.get("approved", {})), "uploaded": dict(raw.get("uploaded", {}))}
 
     def _write(self, state: State) -> None:
-        tmp = self.path.with_suffix(".tmp")
-        tmp.write_text(json.dumps(state, indent=1))
-        os.replace(tmp, self.path)
+        write_atomic(self.path, json.dumps(state, indent=1).encode())
 
     def approve(self, session_id: str) -> None:
         state = self._read()

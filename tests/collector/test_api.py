@@ -56,7 +56,7 @@ def test_upload_is_idempotent_and_resumable(served: Served) -> None:
         assert put(c, "s1", 3, b"late").status_code == 409  # complete sessions do not change
         mine = c.get("/v1/me/sessions").json()["sessions"]
     assert mine == [{"id": "s1", "bytes": 2010, "chunks": 3, "complete": True}]
-    blobs = sorted(p.read_bytes() for p in served.store.blobs.rglob("*") if p.is_file())
+    blobs = sorted(p.read_bytes() for p in served.store.blobs.root.rglob("*") if p.is_file())
     assert blobs == sorted(parts)
 
 
@@ -71,7 +71,7 @@ def test_malformed_uploads_are_refused_and_store_nothing(served: Served) -> None
         assert c.post("/v1/sessions/s1/complete", json={"chunks": 0}).status_code == 422
         assert put(c, "s1", 0, b"first").status_code == 201
         assert put(c, "s1", 0, b"other").status_code == 409  # same slot, other content
-    assert [p.read_bytes() for p in served.store.blobs.rglob("*") if p.is_file()] == [b"first"]
+    assert [p.read_bytes() for p in served.store.blobs.root.rglob("*") if p.is_file()] == [b"first"]
 
 
 def test_a_device_reaches_only_its_own_contributors_sessions(served: Served) -> None:
@@ -146,5 +146,5 @@ def test_the_migrations_build_exactly_the_schema_the_code_uses(served: Served) -
 
     with served.store.engine.connect() as conn:
         ctx = MigrationContext.configure(conn)
-        assert ctx.get_current_revision() == "0004"
+        assert ctx.get_current_revision() == "0005"
         assert compare_metadata(ctx, metadata) == []

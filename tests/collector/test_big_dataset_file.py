@@ -162,7 +162,7 @@ def test_a_pulled_file_is_decrypted_and_identical(small: tuple[Served, bytes], t
 def test_a_damaged_file_is_refused_in_one_line_and_nothing_is_saved(small: tuple[Served, bytes], tmp_path: Path,
                                                                      damage: str) -> None:
     served, _ = small
-    stored = served.store.datasets_dir / DS / "data" / "big.bin"
+    stored = served.store.blobs.root / "_datasets" / DS / "data" / "big.bin"
     sealed = stored.read_bytes()
     boundary = HEADER_BYTES + 2 * (SEGMENT_BYTES + TAG_BYTES)
     stored.write_bytes({"flipped bit": sealed[:boundary - 5] + bytes([sealed[boundary - 5] ^ 1]) + sealed[boundary - 4:],

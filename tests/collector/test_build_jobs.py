@@ -22,8 +22,9 @@ from deskscribe.client import CollectorClient
 from deskscribe.collector.build_jobs import Leases
 from deskscribe.collector.schema import audit, chunks, datasets
 from deskscribe.collector.store import CollectorStore, connect
+from deskscribe.envelope import new_collector_key
 from tests.collector.test_datasets import people
-from tests.support import Served, enrol, sealed_session
+from tests.support import Served, enrol, sealed_session, wait_built
 
 
 def url_of(store: CollectorStore) -> str:
@@ -31,10 +32,28 @@ def url_of(store: CollectorStore) -> str:
 
 
 @pytest.fixture
-def second(served: Served) -> Iterator[Served]:
+def collector_key() -> bytes:
+    """The key every collector on one database holds (each is given the same --key-file)."""
+    return new_collector_key()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def store(request: pytest.FixtureRequest, tmp_path: Path, collector_key: bytes) -> Iterator[CollectorStore]:
+    """The first collector's store, as conftest's but with its key at hand for the second."""
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path / 'collector.db'}"
+    else:
+        url = request.getfixturevalue("postgres").new_database()
+    engine = connect(url)
+    yield CollectorStore.open(engine=engine, blobs=tmp_path / "blobs", private_key=collector_key)
+    engine.dispose()
+
+
+@pytest.fixture
+def second(served: Served, collector_key: bytes) -> Iterator[Served]:
     """Another collector process's view: its own engine and app on the same database and blobs."""
     other = CollectorStore.open(engine=connect(url_of(served.store)), blobs=served.store.blobs,
-                                private_key=served.store._private)
+                                private_key=collector_key)
     s = Served(other).start()
     yield s
     s.stop()
@@ -42,14 +61,8 @@ def second(served: Served) -> Iterator[Served]:
 
 
 def wait_ready(served: Served, steward: str, ds: str, timeout: float = 120) -> dict[str, object]:
-    deadline = time.monotonic() + timeout
     with served.client(steward) as c:
-        while True:
-            row = {d["id"]: d for d in c.get("/v1/datasets").json()["datasets"]}[ds]
-            if row["state"] != "building":
-                return row
-            assert time.monotonic() < deadline, "the build did not finish"
-            time.sleep(0.2)
+        return wait_built(c, ds, timeout)
 
 
 def builds_recorded(store: CollectorStore, ds: str) -> int:
@@ -81,8 +94,8 @@ def test_concurrent_requests_for_one_build_on_two_collectors_yield_one_build(
     assert len(ids) == 1  # one build answers every request
     ds = ids.pop()
     assert wait_ready(served, steward, ds)["state"] == "ready"
-    with served.store.engine.connect() as c:
-        assert c.execute(select(func.count()).select_from(datasets)).scalar() == 1
+    with served.store.engine.connect() as db:
+        assert db.execute(select(func.count()).select_from(datasets)).scalar() == 1
     assert builds_recorded(served.store, ds) == 1
     with served.client(steward) as c:  # once it is built, the same request is a new build
         assert c.post("/v1/datasets", json={"format": "jsonl"}).json()["id"] != ds
@@ -113,7 +126,7 @@ def test_a_collector_killed_holding_a_build_loses_it_to_another(served: Served, 
     steward = enrol(served, "steward")["token"]
     for p in people(served, tmp_path, 10):
         p.deposit_key(served)
-    doomed = subprocess.Popen([sys.executable, "-c", DOOMED, url_of(served.store), str(served.store.blobs)],
+    doomed = subprocess.Popen([sys.executable, "-c", DOOMED, url_of(served.store), str(tmp_path / "blobs")],
                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         assert doomed.stdout is not None
@@ -190,9 +203,9 @@ def test_uploads_alternating_between_two_collectors_land_exactly_once(
         assert answers == [False, False]  # stored before: nothing stored twice
     with second.client(device["token"]) as c:
         CollectorClient(http=c).complete(sid, len(pieces))
-    with served.store.engine.connect() as c:
-        held = c.execute(select(chunks.c.idx, chunks.c.size).where(chunks.c.session_id == sid)
-                         .order_by(chunks.c.idx)).all()
+    with served.store.engine.connect() as db:
+        held = db.execute(select(chunks.c.idx, chunks.c.size).where(chunks.c.session_id == sid)
+                          .order_by(chunks.c.idx)).all()
     assert [r.idx for r in held] == list(range(len(pieces)))
     with served.client(device["token"]) as c:
         back = b"".join(CollectorClient(http=c).read_chunk(sid, i) for i in range(len(pieces)))

@@ -132,7 +132,7 @@ def test_a_dataset_spans_ten_people_and_erasure_makes_it_stale_until_rebuilt(ser
         listed = {d["id"]: d for d in c.get("/v1/datasets").json()["datasets"]}
         assert listed[first["id"]]["state"] == "stale"
         assert c.get(f"/v1/datasets/{first['id']}/files").status_code == 409
-    assert not (served.store.datasets_dir / str(first["id"])).exists()
+    assert not (served.store.blobs.root / "_datasets" / str(first["id"])).exists()
     assert served.store.data_key(alice.enrolled["contributor_id"]) is None
 
     status, second = build(served, steward, f"/v1/datasets/{first['id']}/rebuild")
@@ -141,7 +141,7 @@ def test_a_dataset_spans_ten_people_and_erasure_makes_it_stale_until_rebuilt(ser
     pull(served, engineer, str(second["id"]), tmp_path / "second")
     texts = typed_texts(tmp_path / "second")
     assert "canary00text" not in texts and sorted(texts) == sorted(f"canary{i:02d}text" for i in range(1, 11))
-    everything = b"".join(p.read_bytes() for p in served.store.blobs.rglob("*") if p.is_file())
+    everything = b"".join(p.read_bytes() for p in served.store.blobs.root.rglob("*") if p.is_file())
     assert b"canary00text" not in everything  # and only ciphertext of anyone else is stored
     assert b"canary01text" not in everything  # sessions and the built dataset are encrypted at rest
     assert any(b"canary01text" in p.read_bytes() for p in (tmp_path / "second").rglob("*.parquet"))
@@ -180,27 +180,26 @@ def test_a_key_wrapped_for_someone_else_is_refused(served: Served, tmp_path: Pat
 
 
 def test_an_erasure_during_a_build_keeps_that_build_from_being_served(served: Served, tmp_path: Path) -> None:
+    from deskscribe.collector.build_engine import LocalEngine
     from deskscribe.collector.datasets import DatasetBuilds
     from deskscribe.collector.erasure import erase
 
     crowd = people(served, tmp_path, 10)
     for p in crowd:
         p.deposit_key(served)
-    builds = DatasetBuilds(store=served.store)
+    class ErasingMidway(LocalEngine):
+        def export(self, **kwargs):  # type: ignore[no-untyped-def]
+            out = super().export(**kwargs)  # her key is already unwrapped in memory here
+            erase(served.store, served.store.authenticate(crowd[3].enrolled["token"]))
+            return out
+
+    builds = DatasetBuilds(store=served.store, build_engine=ErasingMidway(scratch=served.store.scratch))
     steward = served.store.authenticate(enrol(served, "steward")["token"])
     row = builds.start(steward, "jsonl", 100).model_dump()
-    assemble = builds._assemble
-
-    def erase_midway(work: Path, readable: dict[str, list[tuple[str, int]]]):  # type: ignore[no-untyped-def]
-        out = assemble(work, readable)  # her key is already unwrapped in memory here
-        erase(served.store, served.store.authenticate(crowd[3].enrolled["token"]))
-        return out
-
-    builds._assemble = erase_midway  # type: ignore[method-assign]
     builds.run(row["id"], steward.id)
     done = {d.id: d.model_dump() for d in builds.listing(steward)}[row["id"]]
     assert done["state"] == "stale" and "during the build" in done["stale_reason"]
-    assert not (served.store.datasets_dir / row["id"]).exists()
+    assert not (served.store.blobs.root / "_datasets" / row["id"]).exists()
 
 
 def test_a_build_cut_off_by_a_restart_is_taken_up_again(served: Served) -> None:

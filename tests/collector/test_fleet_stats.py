@@ -6,13 +6,22 @@ from __future__ import annotations
 
 import json
 import statistics
+import time
 from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
+from sqlalchemy import select
 
+from deskscribe.client import CollectorClient
+from deskscribe.collector.datasets import DatasetBuilds
 from deskscribe.collector.fleet_stats import (
     Cell,
+    FleetStatistics,
+    SessionOpener,
     actions_in,
     bounded,
     iso_week,
@@ -20,10 +29,18 @@ from deskscribe.collector.fleet_stats import (
     release_week,
     week_end_ns,
 )
+from deskscribe.collector.policies import Policies
+from deskscribe.collector.retention import sweep
+from deskscribe.collector.roles import Device
+from deskscribe.collector.schema import session_weeks
+from deskscribe.datadir import DataDir
 from deskscribe.errors import PolicyError
+from deskscribe.events import Event, Monitor, SessionMeta
 from deskscribe.notice import render_notice
-from deskscribe.policy import FleetStatsPolicy, parse_policy
-from tests.collector.test_datasets import people
+from deskscribe.policy import FleetStatsPolicy, Retention, parse_policy
+from deskscribe.store import SessionReader
+from deskscribe.upload import Uploader
+from tests.collector.test_datasets import Person, people
 from tests.support import Served, enrol
 
 EXACT = FleetStatsPolicy(epsilon=1.0, max_actions_per_person=100)
@@ -149,9 +166,6 @@ def test_stewards_see_weekly_cells_of_ten_people_drawn_once(served: Served, tmp_
     assert stats(served, steward)[1] == body  # released once: asking again shows the same noise
     for role in ("ml_engineer", "auditor", "contributor"):
         assert stats(served, enrol(served, role)["token"])[0] == 403
-    with served.client(steward) as c:
-        log = c.get("/v1/audit")
-    assert log.status_code == 403  # the steward does not read the audit log; the auditor does
     auditor = enrol(served, "auditor")["token"]
     with served.client(auditor) as c:
         actions = [e["action"] for e in c.get("/v1/audit").json()["entries"]]
@@ -189,3 +203,91 @@ def test_the_stewards_shell_refuses_in_one_line_then_shows_cells(tmp_path: Path,
         assert "at least 10 contributors" in cli("admin", "stats", *admin, env=env).stdout
     finally:
         server.kill()
+
+
+# -- each session's week, learnt once ----------------------------------------------------------
+
+STEWARD = Device("steward-device", "", "steward")
+
+
+@dataclass
+class Counted:
+    """The sessions a build could read, with every one opened noted."""
+
+    inner: SessionOpener
+    opened: list[str]
+
+    @property
+    def owners(self) -> dict[str, str]:
+        return self.inner.owners
+
+    def __call__(self, session_id: str) -> SessionReader:
+        self.opened.append(session_id)
+        return self.inner(session_id)
+
+
+@dataclass
+class CountingBuilds:
+    builds: DatasetBuilds
+    opened: list[str] = field(default_factory=list)
+
+    @contextmanager
+    def readable(self) -> Iterator[SessionOpener]:
+        with self.builds.readable() as opener:
+            yield Counted(opener, self.opened)
+
+
+def recorded_now(served: Served, person: Person) -> str:
+    """A session of this week (not ended, so not released), uploaded by ``person``."""
+    dd: DataDir = person.dd
+    sid = dd.new_session_id()
+    w = dd.create(SessionMeta(session_id=sid, contributor_id=dd.contributor_id, started_wall_ns=time.time_ns(),
+                              os="Linux", monitors=(Monitor(0, 0, 1000, 500),), double_click_ms=400,
+                              double_click_px=5, policy_version="p", recorder_version="r"))
+    w.add_event(Event(t_ns=10**7, kind="focus", data={"app": "XTerm", "title": "notes", "pid": 1,
+                                                      "geometry": [0, 0, 1000, 500]}))
+    w.close(seal=True)
+    with person.client(served) as c:
+        Uploader(client=CollectorClient(http=c)).upload(sid, dd.path_of(sid))
+    return sid
+
+
+def weeks_held(served: Served) -> dict[str, str]:
+    with served.store.engine.connect() as c:
+        return {r.session_id: r.week for r in c.execute(select(session_weeks))}
+
+
+def test_a_session_is_opened_once_to_learn_its_week(served: Served, tmp_path: Path) -> None:
+    crowd_ = people(served, tmp_path, 10)
+    for p in crowd_:
+        p.deposit_key(served)
+    Policies(store=served.store).publish(STATS_POLICY, actor="test")
+    builds = CountingBuilds(DatasetBuilds(store=served.store))
+    fleet = FleetStatistics(store=served.store, builds=builds, policies=Policies(store=served.store))
+    assert fleet.weekly(STEWARD)  # the week of the ten sessions, released
+    assert sorted(builds.opened) == sorted(p.session for p in crowd_)
+    week = iso_week(1_700_000_000 * 10**9)
+    assert weeks_held(served) == {p.session: week for p in crowd_}
+    builds.opened.clear()
+    fleet.weekly(STEWARD)
+    assert builds.opened == []  # every week known and released: nothing opened
+    late = recorded_now(served, crowd_[0])
+    fleet.weekly(STEWARD)
+    assert builds.opened == [late] and weeks_held(served)[late] == iso_week(time.time_ns())
+    fleet.weekly(STEWARD)
+    assert builds.opened == [late]  # its week has not ended: known, and not opened again
+
+
+def test_erasure_and_retention_delete_a_sessions_week(served: Served, tmp_path: Path) -> None:
+    crowd_ = people(served, tmp_path, 10)
+    for p in crowd_:
+        p.deposit_key(served)
+    Policies(store=served.store).publish(STATS_POLICY, actor="test")
+    FleetStatistics(store=served.store, builds=DatasetBuilds(store=served.store),
+                    policies=Policies(store=served.store)).weekly(STEWARD)
+    assert len(weeks_held(served)) == 10
+    with crowd_[0].client(served) as c:
+        assert CollectorClient(http=c).erase_me() == 1
+    assert crowd_[0].session not in weeks_held(served) and len(weeks_held(served)) == 9
+    sweep(served.store, Retention(sessions_days=0))
+    assert weeks_held(served) == {}

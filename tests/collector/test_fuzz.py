@@ -44,7 +44,7 @@ def state(served: Served) -> tuple[object, ...]:
     with served.store.engine.connect() as c:
         counts = tuple(c.execute(select(func.count()).select_from(t)).scalar()
                        for t in metadata.sorted_tables if t.name != "audit")
-    return counts + (sorted(str(p) for p in served.store.blobs.rglob("*")),)
+    return counts + (sorted(str(p) for p in served.store.blobs.root.rglob("*")),)
 
 
 def role_for(path: str) -> str:

@@ -121,8 +121,8 @@ def keys_on_file(store: CollectorStore) -> dict[str, bytes]:
 
 
 def snapshot(store: CollectorStore) -> tuple[dict[str, bytes], dict[str, bytes], int]:
-    files = {str(p.relative_to(store.datasets_dir)): p.read_bytes()
-             for p in store.datasets_dir.rglob("*") if p.is_file()}
+    files = {str(p.relative_to(store.blobs.root / "_datasets")): p.read_bytes()
+             for p in (store.blobs.root / "_datasets").rglob("*") if p.is_file()}
     with store.engine.connect() as c:
         entries = len(c.execute(select(audit.c.seq)).all())
     return keys_on_file(store), files, entries
@@ -138,7 +138,7 @@ def test_an_old_collector_is_rewrapped_and_its_uploads_still_build(old: OldColle
     assert "hpke-mlkem768x25519 " in old.key_file.read_text()
 
     for name, content in OLD_FILES.items():  # the old dataset: re-sealed in segments, same content
-        assert is_sealed_in_segments(store.datasets_dir / OLD_DATASET / name)
+        assert is_sealed_in_segments(store.blobs.root / "_datasets" / OLD_DATASET / name)
         assert builds.read(ENGINEER, OLD_DATASET, name) == content
 
     row = builds.build(STEWARD, "hf", 100)

@@ -76,7 +76,7 @@ def test_retention_deletes_each_stage_when_its_time_is_up(store: CollectorStore)
     with clocked.engine.begin() as c:
         c.execute(datasets.insert().values(id="aa", fmt="hf", precision_ms=100, state="ready", created_ns=now[0],
                                            contributors=10, sessions=10, episodes=1, steps=1, bytes=1))
-    (clocked.datasets_dir / "aa").mkdir(parents=True)
+    (clocked.blobs.root / "_datasets" / "aa").mkdir(parents=True)
     now[0] += 6 * DAY_NS
     upload("fresh", True)
     assert sweep(clocked) == {"sessions": 0, "datasets": 0}  # nothing is due yet
@@ -85,10 +85,10 @@ def test_retention_deletes_each_stage_when_its_time_is_up(store: CollectorStore)
     now[0] += 85 * DAY_NS  # day 93: the first complete session is past 90 days, the later one is not
     assert sweep(clocked) == {"sessions": 1, "datasets": 0}
     assert [s.id for s in clocked.my_sessions(dev)] == ["fresh"]
-    assert sorted(p.name for p in (clocked.blobs / dev.contributor_id).iterdir()) == ["fresh"]
+    assert sorted(p.name for p in (clocked.blobs.root / dev.contributor_id).iterdir()) == ["fresh"]
     now[0] += 300 * DAY_NS
     assert sweep(clocked) == {"sessions": 1, "datasets": 1}
-    assert not (clocked.datasets_dir / "aa").exists()
+    assert not (clocked.blobs.root / "_datasets" / "aa").exists()
     with clocked.engine.connect() as c:
         assert c.execute(datasets.select()).first().state == "expired"
     assert clocked.audit_verify() is None

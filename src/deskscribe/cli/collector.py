@@ -30,6 +30,7 @@ RETENTION_EVERY_S = 3600.0
 READ_TIMEOUT_S = 30.0  # as deskscribe.collector.intake's, here for --help
 BODY_TIMEOUT_S = 120.0
 KEEP_ALIVE_S = 5
+BUILD_LEASE_S = 30.0  # as deskscribe.collector.build_jobs.LEASE_S
 
 admin_app = typer.Typer(help="Steward tasks run on the collector's machine.", no_args_is_help=True)
 audit_app = typer.Typer(help="The append-only, hash-chained audit log.", no_args_is_help=True)
@@ -45,29 +46,34 @@ admin_app.add_typer(dataset_app, name="dataset")
 
 DbOpt = Annotated[str | None, typer.Option("--db", help="Database URL: sqlite:///PATH or "
                                            "postgresql://USER@HOST/DB (default: SQLite in the data dir).")]
-BlobsOpt = Annotated[Path | None, typer.Option("--blobs", help="Directory for uploaded blobs and datasets.")]
+BlobsOpt = Annotated[str | None, typer.Option(
+    "--blobs", help="Where uploaded blobs and datasets go: a directory or s3://BUCKET[/PREFIX] (endpoint"
+                    " from [collector] s3_endpoint_url or AWS_ENDPOINT_URL, credentials from AWS_*).")]
 KeyOpt = Annotated[Path | None, typer.Option(
     "--key-file", help="The collector's private key (default: collector.key beside the blobs directory);"
                        " keep it out of the database's backups.")]
 LOCAL_STEWARD = "local-steward"
 
 
-def open_store(db: str | None, blobs: Path | None, key_file: Path | None,
+def open_store(db: str | None, blobs: str | None, key_file: Path | None,
                data_dir: Path | None) -> CollectorStore:
     from sqlalchemy.exc import SQLAlchemyError
 
-    from deskscribe.cli.config import load_config
+    from deskscribe.cli.config import load_config, s3_options
+    from deskscribe.collector.blobs import LocalBlobs, open_blobs
     from deskscribe.collector.store import CollectorStore, connect
     from deskscribe.envelope import load_or_create_private
 
-    root = load_config(data_dir).data_dir / "collector"
+    cfg = load_config(data_dir)
+    root = cfg.data_dir / "collector"
     url = db or f"sqlite:///{root / 'collector.db'}"
-    blobs = blobs or root / "blobs"
+    store = open_blobs(blobs or cfg.collector_blobs or root / "blobs", options=s3_options(cfg))
     if db is None:
         root.mkdir(parents=True, exist_ok=True)
+    home = store.root.parent if isinstance(store, LocalBlobs) else root
     try:
-        private = load_or_create_private(key_file or blobs.parent / "collector.key")
-        return CollectorStore.open(engine=connect(url), blobs=blobs, private_key=private)
+        private = load_or_create_private(key_file or home / "collector.key")
+        return CollectorStore.open(engine=connect(url), blobs=store, private_key=private)
     except (SQLAlchemyError, ValueError) as exc:
         raise UserError(f"cannot open the collector database {url}: {str(exc).splitlines()[0]}") from None
 
@@ -111,6 +117,10 @@ def serve(db: DbOpt = None, blobs: BlobsOpt = None, key_file: KeyOpt = None,
               help="Seconds a whole request body may take to arrive.")] = BODY_TIMEOUT_S,
           keep_alive: Annotated[int, typer.Option(
               help="Seconds an idle connection stays open between requests.")] = KEEP_ALIVE_S,
+          build_lease_s: Annotated[float, typer.Option(
+              "--build-lease-s", hidden=True, help="Seconds a dataset build's lease lasts: how long the"
+                                                   " build of a collector that died waits for another.")]
+          = BUILD_LEASE_S,
           data_dir: DataDirOpt = None) -> None:
     """Run the collector (embedded SQLite by default; --db postgresql://... in production).
     Retention is enforced at start and every hour. Plain HTTP is served on loopback only,
@@ -118,13 +128,15 @@ def serve(db: DbOpt = None, blobs: BlobsOpt = None, key_file: KeyOpt = None,
     import uvicorn
 
     from deskscribe.collector.app import create_app
+    from deskscribe.collector.build_jobs import Leases, new_owner
+    from deskscribe.collector.datasets import DatasetBuilds
     from deskscribe.collector.intake import Deadlines
     from deskscribe.collector.retention import sweep
 
     if not 1 <= port <= 65535:
         raise UserError(f"--port must be between 1 and 65535, not {port}")
     for name, seconds in (("--read-timeout", read_timeout), ("--body-timeout", body_timeout),
-                          ("--keep-alive", keep_alive)):
+                          ("--keep-alive", keep_alive), ("--build-lease-s", build_lease_s)):
         if not seconds > 0:
             raise UserError(f"{name} must be a number of seconds above 0, not {seconds}")
     tls = _tls_files(tls_cert, tls_key)
@@ -149,7 +161,9 @@ def serve(db: DbOpt = None, blobs: BlobsOpt = None, key_file: KeyOpt = None,
     typer.echo(f"collector on {scheme}://{shown}:{port} (database {store.engine.url.render_as_string()})",
                err=True)
     deadlines = Deadlines(read_timeout_s=read_timeout, body_timeout_s=body_timeout)
-    config = uvicorn.Config(create_app(store=store, deadlines=deadlines), log_level="warning",
+    leases = Leases(engine=store.engine, wall_ns=store.wall_ns, owner=new_owner(), lease_s=build_lease_s)
+    builds = DatasetBuilds(store=store, leases=leases)
+    config = uvicorn.Config(create_app(store=store, builds=builds, deadlines=deadlines), log_level="warning",
                             timeout_keep_alive=keep_alive, proxy_headers=behind_tls_proxy,
                             forwarded_allow_ips=proxy_address, ssl_certfile=tls[0] if tls else None,
                             ssl_keyfile=tls[1] if tls else None)

@@ -33,6 +33,8 @@ class Config:
     min_free_bytes: int
     pause_hotkey: str = DEFAULT_HOTKEY
     policy_refresh_s: float = 900.0
+    collector_blobs: str | None = None  # a directory or s3://BUCKET[/PREFIX]
+    s3_endpoint_url: str | None = None  # an S3-compatible server; AWS's when unset
 
 
 def config_path() -> Path:
@@ -61,12 +63,30 @@ def load_config(data_dir: Path | None) -> Config:
         min_free_bytes=int(rec.get("min_free_mb", DEFAULT_MIN_FREE_MB)) * 1024 * 1024,
         pause_hotkey=str(rec.get("pause_hotkey", DEFAULT_HOTKEY)),
         policy_refresh_s=60 * _positive(rec, "policy_refresh_minutes", 15, path),
+        collector_blobs=_text(raw.get("collector", {}), "blobs", path),
+        s3_endpoint_url=_text(raw.get("collector", {}), "s3_endpoint_url", path),
     )
+
+
+def _text(raw: dict[str, Any], name: str, path: Path) -> str | None:
+    value = raw.get(name)
+    if value is not None and not (isinstance(value, str) and value):
+        raise UserError(f"{path}: {name} must be a non-empty string")
+    return value
+
+
+def s3_options(cfg: Config) -> dict[str, Any]:
+    """What s3fs is given; credentials come from the standard AWS environment variables or
+    files (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, ~/.aws), which botocore reads itself."""
+    endpoint = (cfg.s3_endpoint_url or os.environ.get("AWS_ENDPOINT_URL_S3")
+                or os.environ.get("AWS_ENDPOINT_URL"))
+    return {"endpoint_url": endpoint} if endpoint else {}
 
 
 # What config.toml may hold, section by section.
 CONFIG_SECTIONS = {"recorder": ("data_dir", "key_store", "storage_budget_mb", "min_free_mb", "pause_hotkey",
-                                "policy_refresh_minutes")}
+                                "policy_refresh_minutes"),
+                   "collector": ("blobs", "s3_endpoint_url")}
 
 
 def _check_keys(raw: dict[str, Any], path: Path) -> None:

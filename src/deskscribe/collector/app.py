@@ -7,7 +7,7 @@ Routes only translate: the store and its services decide, and answer in the shap
 import base64
 import binascii
 import contextlib
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from typing import Annotated
 
 from fastapi import BackgroundTasks, Depends, FastAPI, Header, HTTPException, Path, Request
@@ -57,17 +57,12 @@ from deskscribe.collector.roles import Device
 from deskscribe.collector.store import MAX_CHUNK, MIN_PEOPLE, CollectorStore
 from deskscribe.collector.throttle import EnrolThrottle
 from deskscribe.collector.ui.console import console_router
+from deskscribe.collector.ui.datasets import build_quietly
 from deskscribe.errors import CollectorError, Invalid, Unauthorised
 
 SESSION_ID = Path(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")
 DATASET_ID = Path(min_length=1, max_length=32, pattern=r"^[a-f0-9]+$")
 REGION = Path(min_length=1, max_length=32, pattern=r"^[A-Za-z0-9-]+$")
-
-
-def _quietly(run: Callable[[str, str], object], *args: str) -> None:
-    """A background build records its own failure on the dataset; nothing else to report."""
-    with contextlib.suppress(Exception):
-        run(*args)
 
 
 def _base64(text: str, what: str) -> bytes:
@@ -207,13 +202,13 @@ def create_app(*, store: CollectorStore, builds: DatasetBuilds | None = None,
     def build_dataset(dev: Dev, body: BuildRequest, tasks: BackgroundTasks) -> Dataset:
         """Starts a build; `GET /v1/datasets` shows it turn from building to ready."""
         row = builds.start(dev, body.format, body.precision_ms)
-        tasks.add_task(_quietly, builds.run, row.id, dev.id)
+        tasks.add_task(build_quietly, builds, row.id, dev.id)
         return row
 
     @app.post("/v1/datasets/{dataset_id}/rebuild", status_code=202)
     def rebuild_dataset(dev: Dev, dataset_id: Annotated[str, DATASET_ID], tasks: BackgroundTasks) -> Dataset:
         row = builds.start_rebuild(dev, dataset_id)
-        tasks.add_task(_quietly, builds.run, row.id, dev.id)
+        tasks.add_task(build_quietly, builds, row.id, dev.id)
         return row
 
     @app.get("/v1/datasets")
@@ -239,7 +234,7 @@ def create_app(*, store: CollectorStore, builds: DatasetBuilds | None = None,
         if recipient is None:
             return StreamingResponse(file.plaintext(), media_type="application/octet-stream")
         headers = {"X-Deskscribe-File-Key": base64.b64encode(file.key_for(recipient)).decode(),
-                   "Content-Length": str(file.path.stat().st_size)}
+                   "Content-Length": str(file.size())}
         return StreamingResponse(file.sealed(), media_type="application/octet-stream", headers=headers)
 
     @app.get("/v1/stats")

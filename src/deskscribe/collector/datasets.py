@@ -10,9 +10,6 @@ from __future__ import annotations
 
 import os
 import secrets
-import shutil
-import sqlite3
-import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -23,27 +20,28 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
+from deskscribe.collector.blobs import DATASETS, BlobStore, LocalBlobs
+from deskscribe.collector.build_engine import BuildEngine, LocalEngine, Opener, SessionJob
 from deskscribe.collector.build_jobs import Leases, new_owner
 from deskscribe.collector.consent import ConsentRecords
 from deskscribe.collector.models import Dataset
 from deskscribe.collector.roles import Device, require
 from deskscribe.collector.schema import dataset_members, datasets, sessions, wrapped_keys
+from deskscribe.collector.scratch import staging_base, sweep_leftovers, work_dir
 from deskscribe.collector.store import MIN_PEOPLE, CollectorStore
-from deskscribe.datadir import DataDir
-from deskscribe.dataset.build import Release, build_dataset
-from deskscribe.dataset.export import FORMATS, open_exporter
+from deskscribe.dataset.build import Release
+from deskscribe.dataset.export import FORMATS
 from deskscribe.envelope import wrap_key
-from deskscribe.errors import Conflict, DataKeyError, Invalid, NotFound, StoreError
-from deskscribe.keystore import MemoryKeyBackend
+from deskscribe.errors import Conflict, DataKeyError, Invalid, NotFound
 from deskscribe.sealer import Sealer, dataset_file_context, subkey
 from deskscribe.segments import is_sealed_in_segments, open_chunks, read_chunks, seal_chunks, seal_file
-from deskscribe.store import SessionReader
 
 
 class DatasetBuilds:
     def __init__(self, *, store: CollectorStore, min_people: int = MIN_PEOPLE,
-                 leases: Leases | None = None) -> None:
+                 leases: Leases | None = None, build_engine: BuildEngine | None = None) -> None:
         self.store = store
+        self.build_engine = build_engine or LocalEngine(scratch=store.scratch)
         self.min_people = min_people
         self.leases = leases or Leases(engine=store.engine, wall_ns=store.wall_ns, owner=new_owner())
 
@@ -111,13 +109,13 @@ class DatasetBuilds:
             try:
                 self._record(dataset_id, row, done, actor, sealed)
             finally:
-                shutil.rmtree(sealed, ignore_errors=True)
+                self.store.blobs.delete(sealed)
 
     def _record(self, dataset_id: str, row: dict[str, Any], done: dict[str, Any], actor: str,
-                sealed: Path) -> None:
+                sealed: str) -> None:
         """The result, written only while this collector still holds the job; the files move
         into place inside that transaction."""
-        out = self.store.datasets_dir / dataset_id
+        out = f"{DATASETS}/{dataset_id}"
         with self.store.engine.begin() as c:
             keyed = {r.contributor_id for r in c.execute(select(wrapped_keys.c.contributor_id))}
             included = done.pop("included")
@@ -135,50 +133,51 @@ class DatasetBuilds:
             if erased:
                 c.execute(datasets.update().where(datasets.c.id == dataset_id).values(key=None))
             else:
-                shutil.rmtree(out, ignore_errors=True)  # what a holder before this one left
-                sealed.rename(out)
+                self.store.blobs.delete(out)  # what a holder before this one left
+                self.store.blobs.move(sealed, out)
 
     def recover(self) -> None:
         """Files sealed whole by older collectors are sealed in segments. Builds cut off by a
-        restart are not lost: their lease runs out and a collector's worker builds them again."""
+        restart are not lost: their lease runs out and a collector's worker builds them again;
+        what they had staged here is deleted."""
+        sweep_leftovers(self.store.scratch, staging_base())
         self.reseal_whole_files()
 
     def _build(self, dataset_id: str, fmt: str, precision_ms: int) -> dict[str, Any]:
-        readable = self._readable_sessions()
-        with tempfile.TemporaryDirectory(dir=self.store.blobs) as work, _staging() as staging:
-            opener, included = self._assemble(Path(work), readable)
-            if len(included) < self.min_people:
+        jobs = self._jobs(self._readable_sessions())
+        with work_dir(staging_base()) as staging:
+            done = self.build_engine.export(jobs=jobs, blobs=self.store.blobs, fmt=fmt, out=staging / "out",
+                                            release=Release(key=secrets.token_bytes(32),
+                                                            precision_ms=precision_ms))
+            if len(done.included) < self.min_people:
                 raise Conflict(f"a dataset spans people, so it needs at least {self.min_people}"
-                               f" contributors; {len(included)} have readable sessions now")
-            summary = build_dataset(open_session=opener, session_ids=sorted(opener.sources),
-                                    exporter=open_exporter(fmt, out=staging / "out"),
-                                    release=Release(key=secrets.token_bytes(32), precision_ms=precision_ms),
-                                    fmt=fmt)
-            sealed = self.store.datasets_dir / f".{dataset_id}.{self.leases.owner}.sealing"
+                               f" contributors; {len(done.included)} have readable sessions now")
+            sealed = f"{DATASETS}/.{dataset_id}.{self.leases.owner}.sealing"
             wrapped = self.seal_files(dataset_id, staging / "out", into=sealed)
-        return {"contributors": len(included), "sessions": len(opener.sources), "episodes": summary.episodes,
-                "steps": summary.steps, "bytes": summary.bytes, "key": wrapped, "included": set(included),
+        summary = done.summary
+        return {"contributors": len(done.included), "sessions": done.sessions, "episodes": summary.episodes,
+                "steps": summary.steps, "bytes": summary.bytes, "key": wrapped, "included": done.included,
                 "sealed": sealed}
 
     def _set(self, dataset_id: str, **values: Any) -> None:
         with self.store.engine.begin() as c:
             c.execute(datasets.update().where(datasets.c.id == dataset_id).values(**values))
 
-    def seal_files(self, dataset_id: str, staging: Path, *, into: Path | None = None) -> bytes:
-        """Encrypt a built dataset's files into the datasets directory (or ``into``, for the
-        build to move into place) under a new dataset key; returns that key wrapped for the
-        collector. Erasure deletes it with the files."""
-        key = secrets.token_bytes(32)
-        out = into or self.store.datasets_dir / dataset_id
-        tmp = out.with_name(out.name + ".part")
-        shutil.rmtree(tmp, ignore_errors=True)
-        for src in staging.rglob("*"):
-            if src.is_file():
-                name = str(src.relative_to(staging))
-                (tmp / name).parent.mkdir(parents=True, exist_ok=True)
-                context = dataset_file_context(dataset_id, name)
-                seal_file(src, tmp / name, key=subkey(key, context), context=context)
-        tmp.rename(out)
+    def seal_files(self, dataset_id: str, staging: Path, *, into: str | None = None) -> bytes:
+        """Encrypt a built dataset's files into the blob store (at ``into``, for the build to
+        move into place, or where the dataset's files live) under a new dataset key; returns
+        that key wrapped for the collector. Erasure deletes it with the files."""
+        key, blobs = secrets.token_bytes(32), self.store.blobs
+        out = into or f"{DATASETS}/{dataset_id}"
+        blobs.delete(out)
+        with work_dir(self.store.scratch) as work:
+            for src in sorted(staging.rglob("*")):
+                if src.is_file():
+                    name = str(src.relative_to(staging))
+                    context = dataset_file_context(dataset_id, name)
+                    sealed = work / "file"
+                    seal_file(src, sealed, key=subkey(key, context), context=context)
+                    blobs.put_file(f"{out}/{name}", sealed)
         return self.store.wrap_for_collector(key, f"dataset/{dataset_id}")
 
     def rebuild(self, device: Device, dataset_id: str) -> Dataset:
@@ -198,7 +197,7 @@ class DatasetBuilds:
     def files(self, device: Device, dataset_id: str) -> list[str]:
         require(device, "ml_engineer")
         self._ready(dataset_id)
-        return self._files(self.store.datasets_dir / dataset_id)
+        return self._files(dataset_id)
 
     def read(self, device: Device, dataset_id: str, name: str) -> bytes:
         """One file of a ready dataset, decrypted whole (for files a page shows)."""
@@ -207,25 +206,29 @@ class DatasetBuilds:
     def sealed_file(self, device: Device, dataset_id: str, name: str) -> SealedFile:
         """One file of a ready dataset with its own key; every read is in the audit log."""
         require(device, "ml_engineer")
-        row, root = self._ready(dataset_id), self.store.datasets_dir / dataset_id
-        if name not in self._files(root):
+        row = self._ready(dataset_id)
+        if name not in self._files(dataset_id):
             raise NotFound(f"dataset {dataset_id} has no file {name}")
         key = self.store.open_envelope(row["key"], f"dataset/{dataset_id}")
         with self.store.engine.begin() as c:
             self.store.audit(c, device.id, "dataset_read", f"{dataset_id}/{name}")
         context = dataset_file_context(dataset_id, name)
-        return SealedFile(path=root / name, context=context, key=subkey(key, context))
+        return SealedFile(blobs=self.store.blobs, name=f"{DATASETS}/{dataset_id}/{name}", context=context,
+                          key=subkey(key, context))
 
     def reseal_whole_files(self) -> int:
         """Files that collectors before segment sealing sealed whole (they were built in memory,
         so they fit in it) are sealed in segments, one rename each: a crash leaves every file
-        readable in one format or the other. Returns how many were re-sealed."""
+        readable in one format or the other. Returns how many were re-sealed. Only local blob
+        directories can hold such files: those collectors kept nothing elsewhere."""
+        if not isinstance(self.store.blobs, LocalBlobs):
+            return 0
         with self.store.engine.connect() as c:
             rows = c.execute(select(datasets.c.id, datasets.c.key).where(datasets.c.key.is_not(None))).all()
         done = 0
         for row in rows:
-            root = self.store.datasets_dir / row.id
-            whole = [n for n in self._files(root) if not is_sealed_in_segments(root / n)]
+            root = self.store.blobs.root / DATASETS / row.id
+            whole = [n for n in self._files(row.id) if not is_sealed_in_segments(root / n)]
             try:
                 key = self.store.open_envelope(row.key, f"dataset/{row.id}") if whole else b""
                 for name in whole:
@@ -253,37 +256,23 @@ class DatasetBuilds:
                 by_person.setdefault(r.contributor_id, []).append((r.id, r.chunks))
         return by_person
 
-    def _assemble(self, work: Path, readable: dict[str, list[tuple[str, int]]]) -> tuple[_Opener, set[str]]:
-        """Each session file rebuilt from its chunks (still encrypted) beside an in-memory key."""
-        opener, included = _Opener(), set()
+    def _jobs(self, readable: dict[str, list[tuple[str, int]]]) -> list[SessionJob]:
+        """What a build reads: each session with its contributor's key unwrapped in memory."""
+        jobs = []
         for who, held in readable.items():
             key = self.store.data_key(who)
-            if key is None:
-                continue
-            dd = DataDir(root=work / who, key_backend=MemoryKeyBackend(key=key))
-            dd.sessions_dir.mkdir(parents=True)
-            for sid, n in held:
-                try:
-                    path = dd.path_of(sid)
-                except StoreError:
-                    continue  # not a recorder's session id: nothing a build can read
-                with open(path, "wb") as fh:
-                    for idx in range(n):
-                        fh.write((self.store.blobs / who / sid / f"{idx:06d}").read_bytes())
-                try:
-                    dd.open(sid).close()  # opening decrypts the metadata: the key fits
-                except (StoreError, DataKeyError, sqlite3.DatabaseError):
-                    continue
-                opener.sources[sid] = dd
-                opener.owners[sid] = who
-                included.add(who)
-        return opener, included
+            if key is not None:
+                jobs += [SessionJob(contributor=who, session_id=sid, chunks=n, key=key) for sid, n in held]
+        return jobs
 
     @contextmanager
-    def readable(self) -> Iterator[_Opener]:
+    def readable(self) -> Iterator[Opener]:
         """Every uploaded session a build could read, opened on demand with keys held in memory."""
-        with tempfile.TemporaryDirectory(dir=self.store.blobs) as work:
-            yield self._assemble(Path(work), self._readable_sessions())[0]
+        with work_dir(self.store.scratch) as work:
+            opener = Opener()
+            for job in self._jobs(self._readable_sessions()):
+                opener.add(job, self.store.blobs, work)
+            yield opener
 
     def _row(self, dataset_id: str) -> dict[str, Any]:
         """The dataset's row with its wrapped file key: never answered as it is."""
@@ -299,9 +288,8 @@ class DatasetBuilds:
             raise Conflict(f"dataset {dataset_id} is {row['state']} ({row['stale_reason']}); use its rebuild")
         return row
 
-    @staticmethod
-    def _files(root: Path) -> list[str]:
-        return sorted(str(p.relative_to(root)) for p in root.rglob("*") if p.is_file())
+    def _files(self, dataset_id: str) -> list[str]:
+        return self.store.blobs.names(f"{DATASETS}/{dataset_id}")
 
 
 def _reseal(root: Path, dataset_id: str, name: str, key: bytes) -> None:
@@ -316,21 +304,13 @@ def _reseal(root: Path, dataset_id: str, name: str, key: bytes) -> None:
     os.replace(tmp, root / name)
 
 
-@contextmanager
-def _staging() -> Iterator[Path]:
-    """Where the exporter writes before the files are sealed: memory (tmpfs) where there is
-    one, so a plaintext dataset never reaches a disk."""
-    shm = Path("/dev/shm")
-    with tempfile.TemporaryDirectory(dir=shm if shm.is_dir() and os.access(shm, os.W_OK) else None) as d:
-        yield Path(d)
-
-
 @dataclass(frozen=True)
 class SealedFile:
     """A dataset file as stored, with the key of that one file: sent as it is (sealed) with the
     key wrapped for the downloader, or opened here segment by segment for older clients."""
 
-    path: Path
+    blobs: BlobStore
+    name: str
     context: str
     key: bytes
 
@@ -341,21 +321,13 @@ class SealedFile:
         except (DataKeyError, ValueError) as exc:
             raise Invalid(f"the download key is not an ML-KEM-768 + X25519 public key ({exc})") from None
 
+    def size(self) -> int:
+        return self.blobs.size(self.name)
+
     def sealed(self) -> Iterator[bytes]:
-        with open(self.path, "rb") as fh:
+        with self.blobs.reading(self.name) as fh:
             yield from read_chunks(fh)
 
     def plaintext(self) -> Iterator[bytes]:
-        with open(self.path, "rb") as fh:
+        with self.blobs.reading(self.name) as fh:
             yield from open_chunks(read_chunks(fh), key=self.key, context=self.context)
-
-
-class _Opener:
-    """Opens each session from its contributor's directory when the build reaches it."""
-
-    def __init__(self) -> None:
-        self.sources: dict[str, DataDir] = {}
-        self.owners: dict[str, str] = {}  # session id -> contributor id
-
-    def __call__(self, session_id: str) -> SessionReader:
-        return self.sources[session_id].open(session_id)

@@ -8,10 +8,9 @@ leaves the person out. The audit log keeps only that a device id erased somethin
 
 from __future__ import annotations
 
-import shutil
-
 from sqlalchemy import select
 
+from deskscribe.collector.blobs import DATASETS
 from deskscribe.collector.roles import Device, require
 from deskscribe.collector.schema import (
     chunks,
@@ -19,6 +18,7 @@ from deskscribe.collector.schema import (
     dataset_members,
     datasets,
     devices,
+    session_weeks,
     sessions,
     wrapped_keys,
 )
@@ -35,6 +35,7 @@ def erase(store: CollectorStore, device: Device) -> int:
         if ids:
             c.execute(chunks.delete().where(chunks.c.session_id.in_(ids)))
         c.execute(sessions.delete().where(sessions.c.contributor_id == who))
+        c.execute(session_weeks.delete().where(session_weeks.c.session_id.in_(ids)))
         c.execute(consent.delete().where(consent.c.contributor_id == who))
         c.execute(devices.delete().where(devices.c.contributor_id == who))
         stale = [r.dataset_id for r in c.execute(select(dataset_members.c.dataset_id)
@@ -45,7 +46,7 @@ def erase(store: CollectorStore, device: Device) -> int:
                       .values(state="stale", key=None,
                               stale_reason="a contributor erased their data; rebuild it"))
         store.audit(c, device.id, "erase", f"{len(ids)} sessions", f"{len(stale)} datasets stale")
-    shutil.rmtree(store.blobs / who, ignore_errors=True)
+    store.blobs.delete(who)
     for ds in stale:
-        shutil.rmtree(store.datasets_dir / ds, ignore_errors=True)
+        store.blobs.delete(f"{DATASETS}/{ds}")
     return len(ids)

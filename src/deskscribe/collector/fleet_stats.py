@@ -11,6 +11,9 @@ What a steward may see is a count over people, never a person (invariant 5), so:
   the week's table epsilon-differentially private for each person;
 - a week is released once, after it has ended, and stored: asking again returns the same noisy
   figures, so repeated questions cannot average the noise away.
+
+Each session's week is stored the first time it is opened (``session_weeks``), so a request
+opens only sessions whose week is new or due for release, and none when nothing is.
 """
 
 from __future__ import annotations
@@ -18,24 +21,44 @@ from __future__ import annotations
 import datetime as dt
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Mapping
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
+from typing import Protocol
 from urllib.parse import urlsplit
 
-from sqlalchemy import select
+from sqlalchemy import Connection, Executable, select
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 
-from deskscribe.collector.datasets import DatasetBuilds
+from deskscribe.collector.consent import ConsentRecords
 from deskscribe.collector.policies import Policies
 from deskscribe.collector.roles import Device, require
-from deskscribe.collector.schema import fleet_counts, fleet_weeks
+from deskscribe.collector.schema import fleet_counts, fleet_weeks, session_weeks, sessions
 from deskscribe.collector.store import MIN_PEOPLE, CollectorStore
 from deskscribe.dataset.build import UNREADABLE, session_episodes
 from deskscribe.dataset.episodes import Episode
 from deskscribe.errors import Conflict
 from deskscribe.policy import FleetStatsPolicy, parse_policy
+from deskscribe.store import SessionReader
 
 Cell = tuple[str, str]  # (app or site, action type)
 Noise = Callable[[float, float], float]  # (true value, scale) -> released value
+Wanted = Callable[[str], bool]  # is this week to be counted now?
+BATCH = 1000  # session weeks stored per statement, well inside the databases' limits on parameters
+
+
+class SessionOpener(Protocol):
+    @property
+    def owners(self) -> dict[str, str]:
+        """Session id -> contributor id, for every session that opens."""
+
+    def __call__(self, session_id: str) -> SessionReader: ...
+
+
+class ReadableSessions(Protocol):
+    """What statistics need of dataset builds: the sessions a build could read."""
+
+    def readable(self) -> AbstractContextManager[SessionOpener]: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,7 +130,7 @@ class FleetStatistics:
     """The steward's weekly figures: ended weeks are released on the first request after they
     end, from every session a build could read, and stored; later requests read what is stored."""
 
-    def __init__(self, *, store: CollectorStore, builds: DatasetBuilds, policies: Policies,
+    def __init__(self, *, store: CollectorStore, builds: ReadableSessions, policies: Policies,
                  min_people: int = MIN_PEOPLE, noise: Noise = laplace) -> None:
         self.store = store
         self.builds = builds
@@ -144,21 +167,51 @@ class FleetStatistics:
                 released.append(week)
         return released
 
-    def _people_by_week(self, wanted: Callable[[str], bool]) -> dict[str, dict[str, Counter[Cell]]]:
+    def _people_by_week(self, wanted: Wanted) -> dict[str, dict[str, Counter[Cell]]]:
         weeks: defaultdict[str, defaultdict[str, Counter[Cell]]] = defaultdict(lambda: defaultdict(Counter))
+        known = self._known_weeks()
+        if not self._any_to_open(known, wanted):
+            return {}
+        learnt: dict[str, str] = {}
         with self.builds.readable() as opener:
             for sid, who in opener.owners.items():
+                week = known.get(sid)
+                if week is not None and not wanted(week):
+                    continue  # released already, or not ended: not opened
                 try:
                     with opener(sid) as reader:
-                        week = iso_week(reader.meta.started_wall_ns)
+                        week = week or learnt.setdefault(sid, iso_week(reader.meta.started_wall_ns))
                         if not wanted(week):
                             continue
-                        events = list(reader.iter_events())
-                        episodes = session_episodes(reader.meta, events, precision_ms=1)
+                        episodes = session_episodes(reader.meta, list(reader.iter_events()), precision_ms=1)
                 except UNREADABLE:
                     continue  # a build skips it too
                 weeks[week][who].update(actions_in(episodes))
+        self._remember(learnt)
         return {w: dict(p) for w, p in weeks.items()}
+
+    def _known_weeks(self) -> dict[str, str]:
+        with self.store.engine.connect() as c:
+            return {r.session_id: r.week for r in c.execute(select(session_weeks))}
+
+    def _any_to_open(self, known: Mapping[str, str], wanted: Wanted) -> bool:
+        """Whether a complete session of someone a build may read has a week unknown or wanted."""
+        keyed = self.store.keyed_contributors() - ConsentRecords(store=self.store).objecting()
+        with self.store.engine.connect() as c:
+            rows = c.execute(select(sessions.c.id, sessions.c.contributor_id)
+                             .where(sessions.c.completed_ns.is_not(None))).all()
+        return any(r.contributor_id in keyed and (r.id not in known or wanted(known[r.id])) for r in rows)
+
+    def _remember(self, learnt: Mapping[str, str]) -> None:
+        """Store the weeks learnt, for sessions still held: their rows locked, so an erasure
+        running meanwhile (it deletes the session, then its week) deletes the week too."""
+        ids = sorted(learnt)
+        for start in range(0, len(ids), BATCH):
+            with self.store.engine.begin() as c:
+                held = c.execute(select(sessions.c.id).where(sessions.c.id.in_(ids[start:start + BATCH]))
+                                 .with_for_update()).scalars().all()
+                if held:
+                    c.execute(_insert_new(c, [{"session_id": sid, "week": learnt[sid]} for sid in held]))
 
     def _store_week(self, week: str, counts: list[Count], policy: FleetStatsPolicy, now: int) -> bool:
         """Store a released week; False when another request released it first (its figures stand)."""
@@ -174,3 +227,9 @@ class FleetStatistics:
         except IntegrityError:
             return False
         return True
+
+
+def _insert_new(c: Connection, rows: list[dict[str, str]]) -> Executable:
+    """An insert of session weeks that leaves rows another request stored first as they are."""
+    insert = postgresql.insert if c.dialect.name == "postgresql" else sqlite.insert
+    return insert(session_weeks).values(rows).on_conflict_do_nothing()

@@ -6,11 +6,10 @@ own limit in days; what expires is deleted, not hidden, and the sweep is in the 
 
 from __future__ import annotations
 
-import shutil
-
 from sqlalchemy import select
 
-from deskscribe.collector.schema import chunks, datasets, sessions
+from deskscribe.collector.blobs import DATASETS
+from deskscribe.collector.schema import chunks, datasets, session_weeks, sessions
 from deskscribe.collector.store import CollectorStore
 from deskscribe.policy import Retention, parse_policy
 
@@ -43,6 +42,7 @@ def sweep(store: CollectorStore, retention: Retention | None = None) -> dict[str
         if ids:
             c.execute(chunks.delete().where(chunks.c.session_id.in_(ids)))
             c.execute(sessions.delete().where(sessions.c.id.in_(ids)))
+            c.execute(session_weeks.delete().where(session_weeks.c.session_id.in_(ids)))
         old = [
             r.id
             for r in c.execute(
@@ -61,7 +61,7 @@ def sweep(store: CollectorStore, retention: Retention | None = None) -> dict[str
         if ids or old:
             store.audit(c, "retention", "expire", f"{len(ids)} sessions", f"{len(old)} datasets")
     for r in expired:
-        shutil.rmtree(store.blobs / r.contributor_id / r.id, ignore_errors=True)
+        store.blobs.delete(f"{r.contributor_id}/{r.id}")
     for ds in old:
-        shutil.rmtree(store.datasets_dir / ds, ignore_errors=True)
+        store.blobs.delete(f"{DATASETS}/{ds}")
     return {"sessions": len(ids), "datasets": len(old)}

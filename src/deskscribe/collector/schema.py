@@ -160,3 +160,12 @@ fleet_counts = Table(
     Column("actions", Integer, nullable=False),
     PrimaryKeyConstraint("week", "app", "action"),
 )
+
+# Each uploaded session's ISO week, learnt the first time fleet statistics open it, so later
+# requests skip sessions of weeks already released or not yet ended without opening them.
+# Erasure and retention delete a session's row with the session.
+session_weeks = Table(
+    "session_weeks", metadata,
+    Column("session_id", String(64), primary_key=True),
+    Column("week", String(10), nullable=False),
+)

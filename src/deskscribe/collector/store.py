@@ -1,21 +1,23 @@
 """The collector's storage contract: SQL (SQLite or PostgreSQL, via SQLAlchemy) plus a blob
-directory. Every rule that keeps one contributor's data apart from another's lives here, so
-both backends enforce them identically and the HTTP layer only translates.
+store (a directory or an S3 bucket). Every rule that keeps one contributor's data apart from
+another's lives here, so both backends enforce them identically and the HTTP layer only
+translates.
 """
 
 from __future__ import annotations
 
 import hashlib
-import os
 import secrets
 import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection, Engine, create_engine, event, select
+from sqlalchemy import Connection, Engine, create_engine, event, select, text
+from sqlalchemy.exc import IntegrityError
 
 from deskscribe.collector import audit_chain
+from deskscribe.collector.blobs import BlobStore, LocalBlobs
 from deskscribe.collector.codes import new_code, normal_code
 from deskscribe.collector.models import AuditEntry, HeldSession
 from deskscribe.collector.roles import Device, check_role, require
@@ -63,18 +65,17 @@ class CollectorStore:
     """Construction touches neither the database nor the disk; :meth:`open` (or
     :meth:`migrate`) brings both up to date before the first request is served."""
 
-    def __init__(self, *, engine: Engine, blobs: Path, private_key: bytes,
+    def __init__(self, *, engine: Engine, blobs: BlobStore | Path, private_key: bytes,
                  wall_ns: Callable[[], int] = time.time_ns) -> None:
         self.engine = engine
-        self.blobs = blobs
-        self.datasets_dir = blobs / "_datasets"  # contributor directories are hex, never this
+        self.blobs: BlobStore = LocalBlobs(root=blobs) if isinstance(blobs, Path) else blobs
         CollectorKeys.from_bytes(private_key)  # a bare X25519 key is refused: it has no hybrid pair
         self._private = private_key
         self.public_key = public_of(private_key)
         self.wall_ns = wall_ns
 
     @classmethod
-    def open(cls, *, engine: Engine, blobs: Path, private_key: bytes,
+    def open(cls, *, engine: Engine, blobs: BlobStore | Path, private_key: bytes,
              wall_ns: Callable[[], int] = time.time_ns) -> CollectorStore:
         """A store whose database has the newest schema and whose blob directory exists."""
         store = cls(engine=engine, blobs=blobs, private_key=private_key, wall_ns=wall_ns)
@@ -89,10 +90,22 @@ class CollectorStore:
         cfg = Config()
         cfg.set_main_option("script_location", str(Path(__file__).parent / "migrations"))
         with self.engine.begin() as conn:
+            if conn.dialect.name == "postgresql":  # collectors starting together migrate one at a time
+                conn.execute(text("SELECT pg_advisory_xact_lock(8470)"))
             cfg.attributes["connection"] = conn
             command.upgrade(cfg, "head")
-        self.blobs.mkdir(parents=True, exist_ok=True)
+        self.blobs.ensure()
         self.rewrap_keys()
+
+    @property
+    def scratch(self) -> Path | None:
+        """Where a build puts session files it assembles (still encrypted): beside local blobs,
+        so nothing crosses file systems; the system's temporary directory for a bucket."""
+        if isinstance(self.blobs, LocalBlobs):
+            path = self.blobs.root / ".work"  # contributor ids are hex, never this
+            path.mkdir(parents=True, exist_ok=True)
+            return path
+        return None
 
     def rewrap_keys(self) -> int:
         """Every key on file wrapped before HPKE (contributor data keys, dataset keys) wrapped
@@ -177,6 +190,17 @@ class CollectorStore:
             raise Invalid(f"a chunk needs an index >= 0 and 1..{MAX_CHUNK} bytes")
         if hashlib.sha256(data).hexdigest() != sha256.lower():
             raise Invalid("chunk does not match its SHA-256; nothing was stored")
+        for attempt in range(2):
+            try:
+                return self._put_chunk(device, session_id, idx, data, sha256.lower())
+            except IntegrityError:
+                if attempt:  # the row that beat this one is committed now: the second try sees it
+                    raise
+        raise AssertionError("unreachable")
+
+    def _put_chunk(self, device: Device, session_id: str, idx: int, data: bytes, sha256: str) -> bool:
+        """The row goes in before the blob: a copy of the same chunk racing this one (a retry at
+        another collector) waits on the row's key, and then finds it stored or different."""
         with self.engine.begin() as c:
             self._consenting(c, device)
             owner = self._own_session(c, device, session_id, create=True)
@@ -185,12 +209,11 @@ class CollectorStore:
             old = c.execute(select(chunks.c.sha256).where(
                 (chunks.c.session_id == session_id) & (chunks.c.idx == idx))).first()
             if old is not None:
-                if old.sha256 != sha256.lower():
+                if old.sha256 != sha256:
                     raise Conflict(f"chunk {idx} of {session_id} was stored with other content")
                 return False
-            self._write_blob(device.contributor_id, session_id, idx, data)
-            c.execute(chunks.insert().values(session_id=session_id, idx=idx, sha256=sha256.lower(),
-                                             size=len(data)))
+            c.execute(chunks.insert().values(session_id=session_id, idx=idx, sha256=sha256, size=len(data)))
+            self.blobs.put(f"{device.contributor_id}/{session_id}/{idx:06d}", data)
             c.execute(sessions.update().where(sessions.c.id == session_id)
                       .values(bytes=sessions.c.bytes + len(data)))
         return True
@@ -237,7 +260,7 @@ class CollectorStore:
                                                     & (chunks.c.idx == idx))).first() is None:
                 raise NotFound(f"session {session_id} has no chunk {idx}")
             self.audit(c, device.id, "export", f"{session_id}/{idx}")
-        return (self.blobs / device.contributor_id / session_id / f"{idx:06d}").read_bytes()
+        return self.blobs.get(f"{device.contributor_id}/{session_id}/{idx:06d}")
 
     # -- envelope keys and objection ------------------------------------------------------
 
@@ -332,16 +355,6 @@ class CollectorStore:
         if row.contributor_id != device.contributor_id:
             raise Forbidden("that session belongs to another contributor")
         return row
-
-    def _write_blob(self, contributor: str, session_id: str, idx: int, data: bytes) -> None:
-        path = self.blobs / contributor / session_id / f"{idx:06d}"
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(".tmp")
-        with open(tmp, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
 
 
 def _check_session_id(session_id: str) -> None:

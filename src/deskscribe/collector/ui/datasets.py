@@ -18,8 +18,9 @@ DATASET_ID = Path(min_length=1, max_length=32, pattern=r"^[a-f0-9]+$")
 BROWSABLE = ("jsonl", "hf")  # formats whose steps the episode browser reads
 
 
-def _quietly(builds: DatasetBuilds, dataset_id: str, actor: str) -> None:
-    """A failed build is recorded on the dataset, where the list shows it."""
+def build_quietly(builds: DatasetBuilds, dataset_id: str, actor: str) -> None:
+    """A background build (the API's and the console's): a failure is recorded on the dataset,
+    where the list shows it, so there is nothing else to report."""
     with contextlib.suppress(Exception):
         builds.run(dataset_id, actor)
 
@@ -59,7 +60,7 @@ def routes(router: APIRouter, ui: Console) -> None:
         with ui.store.engine.begin() as c:
             ui.store.audit(c, signed.device.id, "dataset_start", row.id,
                            f"rebuild of {row.rebuild_of}" if row.rebuild_of else row.fmt)
-        tasks.add_task(_quietly, ui.builds, row.id, signed.device.id)
+        tasks.add_task(build_quietly, ui.builds, row.id, signed.device.id)
         return RedirectResponse(f"/ui/datasets?started={row.id}", status_code=303)
 
     @router.get("/ui/datasets/{dataset_id}")
