@@ -22,6 +22,7 @@ from deskscribe.cli.plural import count
 from deskscribe.errors import UserError
 
 if TYPE_CHECKING:
+    from deskscribe.collector.build_engine import BuildEngine
     from deskscribe.collector.roles import Device
     from deskscribe.collector.store import CollectorStore
 
@@ -52,6 +53,8 @@ BlobsOpt = Annotated[str | None, typer.Option(
 KeyOpt = Annotated[Path | None, typer.Option(
     "--key-file", help="The collector's private key (default: collector.key beside the blobs directory);"
                        " keep it out of the database's backups.")]
+RayOpt = Annotated[str | None, typer.Option(
+    "--ray-address", help="Build on this Ray cluster: auto (the one started on this machine) or HOST:PORT.")]
 LOCAL_STEWARD = "local-steward"
 
 
@@ -89,6 +92,25 @@ def _refused() -> Iterator[None]:
         raise UserError(str(exc)) from None
 
 
+def build_engine(engine: str, ray_address: str | None, store: CollectorStore, *,
+                 fmt: str | None = None) -> BuildEngine:
+    """The engine a build runs on. Serving (``fmt`` None) with a cluster, the formats it cannot
+    build stay local; a steward's build asks for one format, which must be one it builds."""
+    from deskscribe.collector.build_engine import ByFormat, LocalEngine
+
+    if engine not in ("local", "ray"):
+        raise UserError(f"--engine must be local or ray, not {engine!r}")
+    local = LocalEngine(scratch=store.scratch)
+    if engine == "local" and ray_address is None:
+        return local
+    from deskscribe.collector.ray_build import FORMATS, RayEngine
+
+    if fmt is not None and fmt not in FORMATS:
+        raise UserError(f"the ray engine builds {', '.join(FORMATS)} (Parquet shards); build --format {fmt}"
+                        " with --engine local")
+    return ByFormat(chosen=RayEngine(address=ray_address or "auto"), formats=FORMATS, rest=local)
+
+
 def _steward() -> Device:
     from deskscribe.collector.roles import Device
 
@@ -121,10 +143,12 @@ def serve(db: DbOpt = None, blobs: BlobsOpt = None, key_file: KeyOpt = None,
               "--build-lease-s", hidden=True, help="Seconds a dataset build's lease lasts: how long the"
                                                    " build of a collector that died waits for another.")]
           = BUILD_LEASE_S,
+          ray_address: RayOpt = None,
           data_dir: DataDirOpt = None) -> None:
     """Run the collector (embedded SQLite by default; --db postgresql://... in production).
     Retention is enforced at start and every hour. Plain HTTP is served on loopback only,
-    unless --behind-tls-proxy; give --tls-cert and --tls-key to serve HTTPS anywhere."""
+    unless --behind-tls-proxy; give --tls-cert and --tls-key to serve HTTPS anywhere. With
+    --ray-address, hf builds the API starts run on that Ray cluster."""
     import uvicorn
 
     from deskscribe.collector.app import create_app
@@ -162,7 +186,7 @@ def serve(db: DbOpt = None, blobs: BlobsOpt = None, key_file: KeyOpt = None,
                err=True)
     deadlines = Deadlines(read_timeout_s=read_timeout, body_timeout_s=body_timeout)
     leases = Leases(engine=store.engine, wall_ns=store.wall_ns, owner=new_owner(), lease_s=build_lease_s)
-    builds = DatasetBuilds(store=store, leases=leases)
+    builds = DatasetBuilds(store=store, leases=leases, build_engine=build_engine("local", ray_address, store))
     config = uvicorn.Config(create_app(store=store, builds=builds, deadlines=deadlines), log_level="warning",
                             timeout_keep_alive=keep_alive, proxy_headers=behind_tls_proxy,
                             forwarded_allow_ips=proxy_address, ssl_certfile=tls[0] if tls else None,
@@ -319,13 +343,18 @@ def region_approve(region: str,
 def dataset_build(fmt: Annotated[str, typer.Option("--format", help="hf, jsonl or chat.")] = "hf",
                   precision_ms: Annotated[int, typer.Option(help="Time offsets are rounded down to this.")]
                   = 100,
+                  engine: Annotated[str, typer.Option(
+                      help="local (in this process) or ray (on a Ray cluster: Parquet formats).")] = "local",
+                  ray_address: RayOpt = None,
                   db: DbOpt = None, blobs: BlobsOpt = None, key_file: KeyOpt = None,
                   data_dir: DataDirOpt = None) -> None:
     """Build a dataset from every readable uploaded session (contributors who objected are left out)."""
     from deskscribe.collector.datasets import DatasetBuilds
 
+    store = open_store(db, blobs, key_file, data_dir)
+    chosen = build_engine(engine, ray_address, store, fmt=fmt)
     with _refused():
-        builds = DatasetBuilds(store=open_store(db, blobs, key_file, data_dir))
+        builds = DatasetBuilds(store=store, build_engine=chosen)
         row = builds.build(_steward(), fmt, precision_ms)
     typer.echo(f"built dataset {row.id}: {count(row.episodes, 'episode')},"
                f" {count(row.steps, 'step')} from {count(row.contributors, 'contributor')}")

@@ -179,8 +179,10 @@ class S3Blobs:
         try:
             if not fs.exists(bucket):
                 fs.mkdir(bucket)
-        except (OSError, ValueError) as exc:
-            raise StoreError(f"cannot reach the bucket {bucket} at {self.describe()} ({exc})") from None
+        except Exception as exc:  # botocore's errors share no base with OSError: any is one line
+            hint = ("; set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY" if "credentials" in str(exc).lower()
+                    else "")
+            raise StoreError(f"cannot reach the bucket {bucket} at {self.describe()} ({exc}){hint}") from None
 
     def describe(self) -> str:
         endpoint = self.options.get("endpoint_url") or self.options.get("client_kwargs", {}).get(

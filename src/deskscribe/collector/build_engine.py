@@ -99,3 +99,18 @@ class LocalEngine:
             summary = build_dataset(open_session=opener, session_ids=sorted(opener.sources),
                                     exporter=open_exporter(fmt, out=out), release=release, fmt=fmt)
         return Exported(summary=summary, included=set(opener.owners.values()), sessions=len(opener.sources))
+
+
+@dataclass(frozen=True)
+class ByFormat:
+    """``chosen`` for the formats it builds, ``rest`` (the local engine) for the others: a
+    collector serving with a cluster still builds every format its API offers."""
+
+    chosen: BuildEngine
+    formats: tuple[str, ...]
+    rest: BuildEngine
+
+    def export(self, *, jobs: Sequence[SessionJob], blobs: BlobStore, release: Release, fmt: str,
+               out: Path) -> Exported:
+        engine = self.chosen if fmt in self.formats else self.rest
+        return engine.export(jobs=jobs, blobs=blobs, release=release, fmt=fmt, out=out)
