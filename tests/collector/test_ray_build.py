@@ -277,6 +277,7 @@ def s3(head: RayHead, engine: RayEngine) -> Iterator[S3Blobs]:
     """A moto S3 server on the head's loopback, where the workers reach it."""
     assert head.proc is not None
     port = free_port()
+    fresh_fsspec_io()  # its I/O thread must start on the head's network, where this moto is
     proc = subprocess.Popen(["nsenter", f"--net=/proc/{head.proc.pid}/ns/net", str(MOTO), "-H", "127.0.0.1",
                              "-p", str(port)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
@@ -293,6 +294,20 @@ def s3(head: RayHead, engine: RayEngine) -> Iterator[S3Blobs]:
     finally:
         proc.terminate()
         proc.wait(timeout=30)
+        fresh_fsspec_io()  # and S3 used later in this process goes out on the caller's network
+
+
+def fresh_fsspec_io() -> None:
+    """fsspec runs every S3 request on one I/O thread of its own, on the network namespace of
+    the thread that first needed it: stop it and forget cached filesystems bound to it."""
+    import fsspec.asyn
+    import s3fs
+
+    s3fs.S3FileSystem.clear_instance_cache()
+    old = fsspec.asyn.loop[0]
+    if old is not None:
+        old.call_soon_threadsafe(old.stop)
+    fsspec.asyn.reset_lock()
 
 
 def test_workers_read_the_sessions_from_an_s3_store_themselves(engine: RayEngine, s3: S3Blobs,
